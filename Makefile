@@ -1,0 +1,76 @@
+# The project's interface. `make run` and `make test` are all a newcomer needs.
+PYTHON ?= python3.11
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help run test unit e2e lint format typecheck validate build invoke bench bench-smoke admin clean
+
+help:
+	@echo "make run        start the whole service locally (embedded AWS backend, http://127.0.0.1:$${PORT:-3000})"
+	@echo "make test       run every test"
+	@echo "make lint       ruff and mypy"
+	@echo "make validate   sam validate and sam validate --lint"
+	@echo "make build      sam build (no container)"
+	@echo "make invoke FN=<Function> EVENT=events/<file>.json   invoke one function locally"
+	@echo "make bench      benchmarks against other tools on the embedded backend"
+
+$(VENV)/.installed: requirements-dev.txt layers/eraser/requirements.txt layers/eraser/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e layers/eraser
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.installed $(SAM_VENV)/.installed
+
+run: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/python -m local.run --port $${PORT:-3000}
+
+test: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+e2e: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy layers/eraser/eraser
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+
+validate: $(SAM_VENV)/.installed
+	$(SAM) validate --region $(AWS_DEFAULT_REGION)
+	$(SAM) validate --lint
+
+build: $(SAM_VENV)/.installed
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --parallel --cached
+
+invoke: $(VENV)/.installed $(SAM_VENV)/.installed
+	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<FunctionLogicalId> EVENT=events/<file>.json" && exit 2)
+	$(SAM_VENV)/bin/python -m local.invoke $(FN) $(EVENT)
+
+bench: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-smoke: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(PY) -m bench --smoke
+
+admin: $(VENV)/.installed
+	$(PY) -m eraser.admin $(ARGS)
+
+clean:
+	rm -rf .aws-sam .eraser .pytest_cache .ruff_cache .mypy_cache

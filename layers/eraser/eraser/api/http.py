@@ -1,0 +1,90 @@
+"""What every API function does the same way: build a resolver whose errors render in one API family's shape,
+read headers, and parse a JSON body into a request model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFound
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from eraser.errors import EraserError, NotFound, ValidationFailed
+from eraser.observability import logger
+
+Model = TypeVar("Model", bound=BaseModel)
+ErrorRenderer = Callable[[Exception, APIGatewayProxyEvent], Response]
+
+JSON_MEDIA_TYPES = ("application/json",)
+
+
+def build_resolver(render_error: ErrorRenderer) -> APIGatewayRestResolver:
+    """A REST resolver whose every failure (domain error, unknown route, bug) is answered by ``render_error``."""
+    app = APIGatewayRestResolver()
+
+    @app.exception_handler(Exception)
+    def _render(error: Exception) -> Response:
+        if isinstance(error, RouteNotFound):
+            error = NotFound("Route not found")
+        elif not isinstance(error, EraserError):
+            # A bug or an AWS failure we did not plan for: log it (never the event: it carries credentials).
+            logger.exception("Unhandled error")
+        return render_error(error, app.current_event)
+
+    return app
+
+
+def headers_of(event: APIGatewayProxyEvent) -> dict[str, str]:
+    """Request headers with lower-case names (API Gateway keeps the client's case)."""
+    return {name.lower(): value for name, value in (event.headers or {}).items() if value is not None}
+
+
+def request_id(event: APIGatewayProxyEvent) -> str:
+    return event.request_context.request_id or "local"
+
+
+def body_text(event: APIGatewayProxyEvent) -> str:
+    if event.body is None:
+        return ""
+    return event.decoded_body if event.is_base64_encoded else event.body
+
+
+def parse_json_body(event: APIGatewayProxyEvent, model: type[Model], *, required: bool = True) -> Model:
+    """The JSON body as ``model``: a wrong content type, malformed JSON, a missing body, missing or extra fields and
+    wrong types all raise ``ValidationFailed`` (models forbid extra fields)."""
+    text = body_text(event)
+    if not text.strip():
+        if not required:
+            return model.model_validate({})
+        raise ValidationFailed("A JSON request body is required", [{"loc": ["body"], "msg": "Field required",
+                                                                   "type": "missing"}])
+    media_type = headers_of(event).get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_MEDIA_TYPES:
+        raise ValidationFailed(f"Content-Type must be application/json, not '{media_type or 'none'}'",
+                               [{"loc": ["header", "content-type"], "msg": "Unsupported media type",
+                                 "type": "unsupported_media_type"}])
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValidationFailed(f"Malformed JSON: {error}", [{"loc": ["body"], "msg": "Malformed JSON",
+                                                             "type": "json_invalid"}]) from error
+    return validate(model, document, location="body")
+
+
+def validate(model: type[Model], data: Any, *, location: str) -> Model:
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as error:
+        errors = [{"loc": [location, *item["loc"]], "msg": item["msg"], "type": item["type"]}
+                  for item in error.errors(include_url=False, include_context=False, include_input=False)]
+        raise ValidationFailed("Invalid request: " + "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'][1:]) or location}: {item['msg']}" for item in errors),
+            errors) from error
+
+
+def json_response(status_code: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status_code=status_code, content_type="application/json",
+                    body=json.dumps(body, ensure_ascii=False, default=str), headers=dict(headers or {}))

@@ -1,0 +1,31 @@
+"""quiva.ai gateway (purge a bucket): ``{"message": "success"}`` and errors as ``{"error": "<code>"}``."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from eraser import errors
+from eraser.api.http import json_response
+
+# (status, code) by error type; the first matching base class wins.
+_ERRORS: list[tuple[type[Exception], int, str]] = [
+    (errors.ValidationFailed, 400, "validation_error"),
+    (errors.MissingCredentials, 401, "unauthorized"),
+    (errors.InvalidCredentials, 401, "unauthorized"),
+    (errors.ExpiredCredentials, 401, "unauthorized"),
+    (errors.AuthError, 403, "forbidden"),
+    (errors.NotFound, 404, "not_found"),
+    (errors.Conflict, 409, "conflict"),
+    (errors.RateLimited, 429, "rate_limited"),
+    (errors.TaskQueueingError, 503, "service_unavailable"),
+    (errors.ServiceUnavailable, 503, "service_unavailable"),
+]
+
+
+def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
+    for error_type, status, code in _ERRORS:
+        if isinstance(error, error_type):
+            headers = {"Retry-After": str(error.retry_after)} if isinstance(error, errors.RateLimited) else {}
+            return json_response(status, {"error": code, "message": getattr(error, "message", code)}, headers)
+    return json_response(500, {"error": "internal_error", "message": "Internal error"})

@@ -1,0 +1,59 @@
+"""S3 (DeleteObject): errors as S3's XML error document with ``x-amz-request-id``."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from eraser import errors
+from eraser.api.http import request_id
+
+_ERRORS: list[tuple[type[Exception], int, str]] = [
+    (errors.BucketNotFound, 404, "NoSuchBucket"),
+    (errors.NoSuchKey, 404, "NoSuchKey"),
+    (errors.PreconditionFailed, 412, "PreconditionFailed"),
+    (errors.AccessDenied, 403, "AccessDenied"),
+    (errors.InvalidArgument, 400, "InvalidArgument"),
+    (errors.ValidationFailed, 400, "InvalidRequest"),
+    (errors.MissingCredentials, 403, "AccessDenied"),
+    (errors.InvalidCredentials, 403, "InvalidAccessKeyId"),
+    (errors.ExpiredCredentials, 400, "ExpiredToken"),
+    (errors.OrganizationSuspended, 403, "AllAccessDisabled"),
+    (errors.OrganizationNotActivated, 403, "AccountProblem"),
+    (errors.AuthError, 403, "AccessDenied"),
+    (errors.NotFound, 404, "NoSuchKey"),
+    (errors.RateLimited, 503, "SlowDown"),
+    (errors.ServiceUnavailable, 503, "ServiceUnavailable"),
+    (errors.TaskQueueingError, 503, "ServiceUnavailable"),
+]
+
+
+def error_document(code: str, message: str, resource: str, request: str) -> str:
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+            f"<Resource>{escape(resource)}</Resource><RequestId>{escape(request)}</RequestId></Error>")
+
+
+def resource_of(event: APIGatewayProxyEvent) -> str:
+    """``/bucket/key`` as S3 names it: the request path without the ``/s3`` mount point."""
+    path = event.path or ""
+    return path[len("/s3"):] if path.startswith("/s3/") else path
+
+
+def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
+    status, code, message = 500, "InternalError", "We encountered an internal error. Please try again."
+    for error_type, error_status, error_code in _ERRORS:
+        if isinstance(error, error_type):
+            assert isinstance(error, errors.EraserError)
+            status, code, message = error_status, error_code, error.message
+            break
+    if isinstance(error, errors.RateLimited):
+        message = "Reduce your request rate."
+    request = request_id(event)
+    headers = {"x-amz-request-id": request}
+    if isinstance(error, errors.RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    return Response(status_code=status, content_type="application/xml",
+                    body=error_document(code, message, resource_of(event), request), headers=headers)

@@ -1,0 +1,36 @@
+"""Seahorse (bulk delete): ``{"code", "success", "data", "exception"}``; errors carry ``exception.error_code``
+(the HTTP status times 1000 plus a sequence, as the page's ``400001`` and ``500001``)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from eraser import errors
+from eraser.api.http import json_response
+
+_ERRORS: list[tuple[type[Exception], int, int, str]] = [
+    (errors.RequestTooLarge, 400, 400002, "Bad Request"),
+    (errors.ValidationFailed, 400, 400001, "Bad Request"),
+    (errors.MissingCredentials, 401, 401001, "Unauthorized"),
+    (errors.InvalidCredentials, 401, 401002, "Unauthorized"),
+    (errors.ExpiredCredentials, 401, 401003, "Unauthorized"),
+    (errors.AuthError, 403, 403001, "Forbidden"),
+    (errors.NotFound, 404, 404001, "Not Found"),
+    (errors.Conflict, 409, 409001, "Conflict"),
+    (errors.RateLimited, 429, 429001, "Too Many Requests"),
+    (errors.TaskQueueingError, 503, 503001, "Service Unavailable"),
+    (errors.ServiceUnavailable, 503, 503002, "Service Unavailable"),
+]
+
+
+def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
+    for error_type, status, error_code, title in _ERRORS:
+        if isinstance(error, error_type):
+            assert isinstance(error, errors.EraserError)
+            headers = {"Retry-After": str(error.retry_after)} if isinstance(error, errors.RateLimited) else {}
+            return json_response(status, {"code": status, "success": False, "data": None,
+                                          "exception": {"error_code": error_code,
+                                                        "error_message": f"{title}: {error.message}"}}, headers)
+    return json_response(500, {"code": 500, "success": False, "data": None,
+                               "exception": {"error_code": 500001, "error_message": "Internal error: "}})

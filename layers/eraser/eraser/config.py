@@ -1,0 +1,41 @@
+"""Settings, parsed from the environment once per process (cold start) and validated."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    stage: str = "local"
+    tenancy_table: str = "eraser-tenancy"
+    credentials_table: str = "eraser-credentials"
+    tasks_table: str = "eraser-deletion-tasks"
+    idempotency_table: str = "eraser-idempotency"
+    rate_limits_table: str = "eraser-rate-limits"
+    listing_queue_url: str = ""
+    deletion_queue_url: str = ""
+    # HS256 secret for JWT bearer tokens; empty means JWTs are refused.
+    jwt_secret: str = ""
+    # How many objects one synchronous bulk-delete request may delete. API Gateway REST cuts a request at 29 s;
+    # DeleteObjects runs at thousands of keys per second, so 10,000 keys (10 calls) leaves a wide margin.
+    sync_delete_limit: int = Field(default=10_000, ge=1)
+    # Finished tasks are kept this long (DynamoDB TTL), at least 30 days as the polling contract promises.
+    task_retention_days: int = Field(default=30, ge=30)
+    # How long the purge endpoint waits for a small purge to finish before answering with a running task.
+    purge_wait_seconds: float = Field(default=0.0, ge=0, le=20)
+
+    @classmethod
+    def from_environment(cls) -> "Settings":
+        env = os.environ
+        values = {
+            name: env[name.upper()] for name in cls.model_fields if name.upper() in env and env[name.upper()] != ""
+        }
+        return cls.model_validate(values)
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings.from_environment()

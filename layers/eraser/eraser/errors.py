@@ -1,0 +1,139 @@
+"""The domain's errors. Each API family renders them in its own envelope (see ``eraser.api``), by type, never by text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EraserError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+# --- authentication and authorization -------------------------------------------------------------------------------
+class AuthError(EraserError):
+    pass
+
+
+class MissingCredentials(AuthError):
+    def __init__(self) -> None:
+        super().__init__("No API key or bearer token was provided")
+
+
+class InvalidCredentials(AuthError):
+    def __init__(self, reason: str = "The credentials provided are not valid") -> None:
+        super().__init__(reason)
+
+
+class ExpiredCredentials(AuthError):
+    def __init__(self) -> None:
+        super().__init__("The credentials provided have expired")
+
+
+class ScopeNotGranted(AuthError):
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"The scope '{scope}' has not been granted to these credentials", scope=scope)
+        self.scope = scope
+
+
+class OrganizationSuspended(AuthError):
+    def __init__(self) -> None:
+        super().__init__("The organization is suspended")
+
+
+class OrganizationNotActivated(AuthError):
+    def __init__(self) -> None:
+        super().__init__("The organization has not been activated yet")
+
+
+class PermissionDenied(AuthError):
+    def __init__(self, reason: str = "The authenticated identity is not permitted to perform this action") -> None:
+        super().__init__(reason)
+
+
+# --- lookups ---------------------------------------------------------------------------------------------------------
+class NotFound(EraserError):
+    pass
+
+
+class OrganizationNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No organization was found matching the criteria provided")
+
+
+class BucketNotFound(NotFound):
+    """Also raised for a bucket of another organization: the two must be indistinguishable."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(f"Bucket '{bucket}' not found", bucket=bucket)
+        self.bucket = bucket
+
+
+class NoSuchKey(NotFound):
+    def __init__(self, key: str) -> None:
+        super().__init__("The specified key does not exist.", key=key)
+
+
+class TaskNotFound(NotFound):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Task '{task_id}' not found", task_id=task_id)
+
+
+# --- request problems ------------------------------------------------------------------------------------------------
+class ValidationFailed(EraserError):
+    """The request is malformed. ``errors`` is a list of ``{"loc": [...], "msg": str, "type": str}``."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [{"loc": ["body"], "msg": message, "type": "value_error"}]
+
+
+class InvalidArgument(ValidationFailed):
+    """S3's ``InvalidArgument`` (a malformed version id, MFA or header)."""
+
+
+class RequestTooLarge(ValidationFailed):
+    """More work than one synchronous request may do."""
+
+
+class PreconditionFailed(EraserError):
+    def __init__(self) -> None:
+        super().__init__("At least one of the preconditions you specified did not hold.")
+
+
+class AccessDenied(EraserError):
+    """S3 refused (Object Lock, legal hold, wrong expected owner, a policy)."""
+
+    def __init__(self, message: str = "Access Denied") -> None:
+        super().__init__(message)
+
+
+class Conflict(EraserError):
+    pass
+
+
+class IdempotencyKeyReused(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key was already used with a different request")
+
+
+class RateLimited(EraserError):
+    def __init__(self, total_permitted: int, retry_after: int) -> None:
+        super().__init__("You have reached the rate limit for this type of request", total_permitted=total_permitted)
+        self.total_permitted = total_permitted
+        self.retry_after = retry_after
+
+
+# --- the service's own trouble ---------------------------------------------------------------------------------------
+class TaskQueueingError(EraserError):
+    def __init__(self, reason: str) -> None:
+        super().__init__("A background task needed to complete the request could not be queued", reason=reason)
+
+
+class ServiceUnavailable(EraserError):
+    def __init__(self, reason: str = "The service is currently unavailable, please try again later") -> None:
+        super().__init__(reason)

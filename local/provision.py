@@ -1,0 +1,65 @@
+"""Creates the template's DynamoDB tables and SQS queues on a backend (moto, in-process or server, or LocalStack) and
+returns the values their ``Ref``/``GetAtt`` resolve to, so that functions see the same environment as on AWS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from local.template import Resolver, load_template, parameter_defaults, resources_of_type
+
+
+def provision(session: Any, stage: str = "local", template: dict[str, Any] | None = None,
+              parameter_overrides: dict[str, Any] | None = None) -> Resolver:
+    """Create tables and queues (idempotently) and return a resolver for the template's intrinsics."""
+    template = template or load_template()
+    parameters = {**parameter_defaults(template), **(parameter_overrides or {}), "Stage": stage}
+    refs: dict[str, Any] = dict(parameters)
+    attributes: dict[tuple[str, str], Any] = {}
+    resolver = Resolver(refs, attributes)
+
+    sqs = session.client("sqs")
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    # Dead-letter queues first: the others' redrive policies point at them.
+    ordered = sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}))
+    for name, resource in ordered:
+        properties = resolver(resource.get("Properties", {}))
+        queue_name = properties.pop("QueueName", f"{name}-{stage}")
+        queue_attributes = {key: (json.dumps(value) if isinstance(value, dict) else str(value))
+                            for key, value in properties.items() if key != "Tags"}
+        url = sqs.create_queue(QueueName=queue_name, Attributes=queue_attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        refs[name] = url
+        attributes[(name, "Arn")] = arn
+        attributes[(name, "QueueName")] = queue_name
+        attributes[(name, "QueueUrl")] = url
+
+    dynamodb = session.client("dynamodb")
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for name, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        properties = resolver(resource.get("Properties", {}))
+        table_name = properties["TableName"]
+        refs[name] = table_name
+        attributes[(name, "Arn")] = f"arn:aws:dynamodb:us-east-1:123456789012:table/{table_name}"
+        if table_name in existing:
+            continue
+        arguments: dict[str, Any] = {
+            "TableName": table_name,
+            "AttributeDefinitions": properties["AttributeDefinitions"],
+            "KeySchema": properties["KeySchema"],
+            "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if properties.get("GlobalSecondaryIndexes"):
+            arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**arguments)
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    return resolver
+
+
+def function_environment(resolver: Resolver, template: dict[str, Any], function: str) -> dict[str, str]:
+    """The environment a function gets on AWS: Globals' variables, then its own."""
+    global_variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    own = template["Resources"][function].get("Properties", {}).get("Environment", {}).get("Variables", {})
+    return {key: str(value) for key, value in resolver({**global_variables, **own}).items()}
