@@ -5,8 +5,9 @@ both the project's environment and the SAM CLI's can import it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 

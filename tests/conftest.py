@@ -26,7 +26,7 @@ os.environ.update(
     }
 )
 
-from tests.support import AwsStack, Tenant, make_stack, make_tenant  # noqa: E402
+from tests.support import AwsStack, Tenant, make_stack, make_tenant
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import boto3

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 import jwt
 from pydantic import BaseModel, ConfigDict
@@ -159,7 +160,7 @@ def _principal_from_api_key(api_key: str, store: CredentialStore) -> tuple[str, 
     # The lookup is by SHA-256 of the whole key, so no secret is ever compared byte by byte.
     if record is None or record.revoked:
         raise InvalidCredentials()
-    if record.expires_at is not None and record.expires_at <= datetime.now(timezone.utc):
+    if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
         raise ExpiredCredentials()
     return record.organization_id, f"key:{record.key_id}", f"key:{record.key_id}", frozenset(record.scopes)
 

@@ -4,7 +4,8 @@ read headers, and parse a JSON body into a request model."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFound
@@ -49,7 +50,7 @@ def request_id(event: APIGatewayProxyEvent) -> str:
 def body_text(event: APIGatewayProxyEvent) -> str:
     if event.body is None:
         return ""
-    return event.decoded_body if event.is_base64_encoded else event.body
+    return (event.decoded_body if event.is_base64_encoded else event.body) or ""
 
 
 def parse_json_body(event: APIGatewayProxyEvent, model: type[Model], *, required: bool = True) -> Model:
