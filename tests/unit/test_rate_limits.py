@@ -1,0 +1,118 @@
+"""Per-credential fixed-window rate limits, counted in DynamoDB so that every Lambda instance sees the same count."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from eraser import errors
+from eraser.ratelimit import (
+    DEFAULT_LIMITS_PER_MINUTE,
+    LimitedOperation,
+    RateLimiter,
+    enforce_rate_limit,
+    limits_from_environment,
+)
+
+
+class FrozenClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+WINDOW_START = 1_800_000_000.0  # a multiple of 60: the start of a window
+
+
+def _stored_hits(stack) -> dict[str, int]:
+    table = boto3.resource("dynamodb").Table(stack.environment["RATE_LIMITS_TABLE"])
+    return {item["pk"]: int(item["hits"]) for item in table.scan()["Items"]}
+
+
+def test_documented_defaults():
+    assert DEFAULT_LIMITS_PER_MINUTE == {LimitedOperation.PURGE_ALL_TRASH: 5, LimitedOperation.PURGE_BUCKET: 10,
+                                         LimitedOperation.DELETE_BUCKET: 10, LimitedOperation.BULK_DELETE_TASK: 30}
+
+
+def test_limit_is_reached_after_n_requests_and_names_the_total_and_the_retry(stack):
+    clock = FrozenClock(WINDOW_START + 15.2)
+    limiter = RateLimiter(clock=clock, limits={LimitedOperation.PURGE_ALL_TRASH: 3})
+    assert [limiter.hit(LimitedOperation.PURGE_ALL_TRASH, "key:a") for _ in range(3)] == [1, 2, 3]
+
+    with pytest.raises(errors.RateLimited) as raised:
+        limiter.hit(LimitedOperation.PURGE_ALL_TRASH, "key:a")
+
+    assert raised.value.total_permitted == 3
+    assert raised.value.retry_after == 45  # whole seconds until the window ends, rounded up
+    assert list(_stored_hits(stack).values()) == [3]  # refused requests are not counted
+
+
+def test_next_window_starts_from_zero(stack):
+    clock = FrozenClock(WINDOW_START + 59.9)
+    limiter = RateLimiter(clock=clock, limits={LimitedOperation.PURGE_BUCKET: 2})
+    limiter.hit(LimitedOperation.PURGE_BUCKET, "key:a")
+    limiter.hit(LimitedOperation.PURGE_BUCKET, "key:a")
+    with pytest.raises(errors.RateLimited) as raised:
+        limiter.hit(LimitedOperation.PURGE_BUCKET, "key:a")
+    assert raised.value.retry_after == 1
+
+    clock.now = WINDOW_START + 60.0
+    assert limiter.hit(LimitedOperation.PURGE_BUCKET, "key:a") == 1
+
+
+def test_count_is_shared_across_instances(stack):
+    """Two limiters stand for two Lambda instances: the count lives in the table, not in memory."""
+    clock = FrozenClock(WINDOW_START)
+    limits = {LimitedOperation.DELETE_BUCKET: 2}
+    RateLimiter(clock=clock, limits=limits).hit(LimitedOperation.DELETE_BUCKET, "key:a")
+    RateLimiter(clock=clock, limits=limits).hit(LimitedOperation.DELETE_BUCKET, "key:a")
+    with pytest.raises(errors.RateLimited):
+        RateLimiter(clock=clock, limits=limits).hit(LimitedOperation.DELETE_BUCKET, "key:a")
+
+
+def test_limits_are_per_credential_and_per_operation(stack):
+    clock = FrozenClock(WINDOW_START)
+    limiter = RateLimiter(clock=clock, limits={LimitedOperation.PURGE_ALL_TRASH: 1,
+                                               LimitedOperation.BULK_DELETE_TASK: 1})
+    limiter.hit(LimitedOperation.PURGE_ALL_TRASH, "key:a")
+    with pytest.raises(errors.RateLimited):
+        limiter.hit(LimitedOperation.PURGE_ALL_TRASH, "key:a")
+
+    assert limiter.hit(LimitedOperation.PURGE_ALL_TRASH, "key:b") == 1
+    assert limiter.hit(LimitedOperation.BULK_DELETE_TASK, "key:a") == 1
+
+
+def test_items_expire_through_ttl_after_their_window(stack):
+    RateLimiter(clock=FrozenClock(WINDOW_START + 5), limits={LimitedOperation.PURGE_BUCKET: 1}).hit(
+        LimitedOperation.PURGE_BUCKET, "jwt:" + "x" * 500)
+    table = boto3.resource("dynamodb").Table(stack.environment["RATE_LIMITS_TABLE"])
+    (item,) = table.scan()["Items"]
+    assert int(item["expires_at"]) == WINDOW_START + 120
+    assert "x" * 500 not in item["pk"]  # an overlong JWT subject is hashed to keep the key small
+
+
+def test_limits_are_configurable_through_the_environment():
+    limits = limits_from_environment({"RATE_LIMIT_PURGE_ALL_TRASH": "2", "RATE_LIMIT_BULK_DELETE_TASK": ""})
+    assert limits[LimitedOperation.PURGE_ALL_TRASH] == 2
+    assert limits[LimitedOperation.BULK_DELETE_TASK] == 30
+    with pytest.raises(ValueError):
+        limits_from_environment({"RATE_LIMIT_PURGE_BUCKET": "0"})
+
+
+def test_an_unreachable_table_fails_closed_with_service_unavailable(stack):
+    limiter = RateLimiter("no-such-table", clock=FrozenClock(WINDOW_START))
+    with pytest.raises(errors.ServiceUnavailable):
+        limiter.hit(LimitedOperation.PURGE_BUCKET, "key:a")
+
+
+def test_enforce_rate_limit_counts_the_principals_credential(stack, tenant):
+    from eraser.auth import authenticate
+
+    principal = authenticate(tenant.headers)
+    limiter = RateLimiter(clock=FrozenClock(WINDOW_START), limits={LimitedOperation.PURGE_BUCKET: 1})
+    enforce_rate_limit(LimitedOperation.PURGE_BUCKET, principal, limiter)
+    assert list(_stored_hits(stack)) == [f"RATE#purge_bucket#{principal.credential_id}#{int(WINDOW_START)}"]
+    with pytest.raises(errors.RateLimited):
+        enforce_rate_limit(LimitedOperation.PURGE_BUCKET, principal, limiter)
