@@ -96,6 +96,14 @@ class InvalidArgument(ValidationFailed):
     """S3's ``InvalidArgument`` (a malformed version id, MFA or header)."""
 
 
+class KeyTooLong(ValidationFailed):
+    """S3's ``KeyTooLongError``: an object key longer than 1024 bytes of UTF-8."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__("Your key is too long")
+        self.size = size
+
+
 class RequestTooLarge(ValidationFailed):
     """More work than one synchronous request may do."""
 
