@@ -129,6 +129,11 @@ class IdempotencyKeyReused(Conflict):
         super().__init__("This Idempotency-Key was already used with a different request")
 
 
+class TrashNotEnabled(Conflict):
+    def __init__(self, bucket: str) -> None:
+        super().__init__(f"Trash is not enabled on bucket '{bucket}'", bucket=bucket)
+
+
 class RateLimited(EraserError):
     def __init__(self, total_permitted: int, retry_after: int) -> None:
         super().__init__("You have reached the rate limit for this type of request", total_permitted=total_permitted)
