@@ -108,6 +108,14 @@ class RequestTooLarge(ValidationFailed):
     """More work than one synchronous request may do."""
 
 
+class InvalidPageToken(ValidationFailed):
+    """A page token that this service did not issue for this listing (tampered, truncated or another bucket's)."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid page_token", [{"loc": ["query", "page_token"], "msg": "Invalid page token",
+                                                 "type": "value_error"}])
+
+
 class PreconditionFailed(EraserError):
     def __init__(self) -> None:
         super().__init__("At least one of the preconditions you specified did not hold.")
