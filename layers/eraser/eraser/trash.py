@@ -1,0 +1,300 @@
+"""Trash: what was deleted from a trash-enabled bucket, kept for its retention period.
+
+Trash is S3 versioning read a certain way (see docs/trash.md):
+- a bucket with trash enabled has versioning enabled, so a delete without ``versionId`` adds a delete marker and the
+  version it hid becomes noncurrent: that version is *in trash*; an overwrite makes the old version noncurrent too;
+- a trash entry is a noncurrent object version; it was *trashed at* the ``LastModified`` of the version or delete
+  marker immediately newer than it (the one that superseded it);
+- restoring a key removes the delete markers stacked on top of it, so its newest version is current again;
+- purging removes noncurrent versions superseded before a cutoff, and the delete markers left with nothing under
+  them. A current object version is never purged.
+
+Listing order is S3's: keys in UTF-8 binary order, each key's versions newest first. ``ListObjectVersions`` returns
+versions and delete markers in two lists, so a page is merged back by ``LastModified`` (S3 reports whole seconds,
+so ties are ordered: the current one first, then delete markers, then versions in the order S3 gave them).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
+
+from eraser import aws
+from eraser.errors import InvalidPageToken, TrashNotEnabled, ValidationFailed
+from eraser.tenancy import Bucket, Organization
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+# One listing request reads at most this many S3 pages (1000 entries each) so that it answers well inside API
+# Gateway's 29 seconds even when a bucket has many live objects and little trash.
+MAX_S3_PAGES_PER_REQUEST = 10
+MAX_RESTORE_KEYS = 100
+MAX_KEY_BYTES = 1024
+
+
+# --- versions and the trash rules (pure) -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ObjectVersion:
+    key: str
+    version_id: str
+    last_modified: datetime
+    is_latest: bool
+    is_delete_marker: bool
+    size: int = 0
+
+
+def whole_seconds(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def versions_of_page(page: dict[str, Any]) -> list[ObjectVersion]:
+    """One ``ListObjectVersions`` page as a single list in S3's order (key, then newest first)."""
+    versions = [ObjectVersion(item["Key"], item["VersionId"], item["LastModified"], item["IsLatest"], False,
+                              int(item.get("Size", 0)))
+                for item in page.get("Versions", [])]
+    markers = [ObjectVersion(item["Key"], item["VersionId"], item["LastModified"], item["IsLatest"], True)
+               for item in page.get("DeleteMarkers", [])]
+    position = {id(version): index for index, version in enumerate(versions + markers)}
+    # Python's str order is code point order, which is UTF-8 byte order: S3's key order.
+    return sorted(versions + markers, key=lambda v: (v.key, not v.is_latest, -v.last_modified.timestamp(),
+                                                     not v.is_delete_marker, position[id(v)]))
+
+
+def trash_to_purge(versions: Sequence[ObjectVersion], superseded_before: datetime) -> list[ObjectVersion]:
+    """What a purge removes from one key's versions (newest first): noncurrent versions superseded before the
+    cutoff, and delete markers that would be left with nothing under them. Everything else stays, above all the
+    current version of a live object and any version whose removal would make an older one current again.
+
+    S3 reports ``LastModified`` in whole seconds, so the cutoff is taken down to its whole second: a version
+    superseded in the cutoff's own second is kept (the purge errs on keeping)."""
+    cutoff = whole_seconds(superseded_before)
+    doomed: list[ObjectVersion] = []
+    for newer, older in itertools.pairwise(versions):
+        if newer.last_modified < cutoff:
+            doomed.append(older)
+    kept_versions = [v for v in versions[1:] if v not in doomed and not v.is_delete_marker]
+    current = versions[0] if versions else None
+    if current is not None and current.is_delete_marker and not kept_versions and current.last_modified < cutoff:
+        # The marker hides nothing any more (S3 calls it an expired object delete marker).
+        doomed.insert(0, current)
+    return doomed
+
+
+def group_by_key(versions: Iterable[ObjectVersion]) -> Iterator[list[ObjectVersion]]:
+    """Consecutive versions of the same key, as S3 lists them."""
+    group: list[ObjectVersion] = []
+    for version in versions:
+        if group and version.key != group[0].key:
+            yield group
+            group = []
+        group.append(version)
+    if group:
+        yield group
+
+
+# --- listing ---------------------------------------------------------------------------------------------------------
+class TrashReason(StrEnum):
+    DELETED = "deleted"
+    OVERWRITTEN = "overwritten"
+
+
+class TrashEntry(BaseModel):
+    key: str
+    version_id: str
+    size: int
+    deleted_at: datetime = Field(description="LastModified of the delete marker or version that superseded it")
+    deleted_by: str | None = Field(default=None, description="Not recorded: S3 cannot tag delete markers")
+    reason: TrashReason
+    restorable: bool = Field(description="Restoring the key makes this version current again")
+
+
+class TrashPage(BaseModel):
+    entries: list[TrashEntry]
+    next_page_token: str | None
+
+
+class _PageToken(BaseModel):
+    """Where the previous page stopped: the last entry S3 listed, and what the next entry needs to know about it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    b: StrictStr  # bucket id: a token is only good for the bucket it was issued for
+    k: StrictStr = Field(min_length=1, max_length=MAX_KEY_BYTES)
+    v: StrictStr = Field(min_length=1, max_length=1024)
+    t: StrictInt  # LastModified of that entry, unix seconds
+    m: StrictBool  # that entry is a delete marker
+    r: StrictBool  # only delete markers so far for this key (the next version would be the restorable one)
+
+
+def _encode_token(token: _PageToken) -> str:
+    raw = json.dumps(token.model_dump(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode_token(text: str, bucket: Bucket) -> _PageToken:
+    invalid = InvalidPageToken()
+    if len(text) > 4096:
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        token = _PageToken.model_validate(json.loads(raw.decode("utf-8")))
+    except (binascii.Error, ValueError, UnicodeDecodeError, ValidationError) as error:
+        raise invalid from error
+    if token.b != bucket.id:
+        raise invalid
+    return token
+
+
+def require_trash(bucket: Bucket) -> None:
+    if not bucket.configuration.trash_enabled:
+        raise TrashNotEnabled(bucket.name)
+
+
+def list_trash(bucket: Bucket, page_token: str | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> TrashPage:
+    """One page of the bucket's trash, in S3's order. A page may be short (even empty) with a ``next_page_token``
+    when the bucket holds many live objects: a request reads at most ``MAX_S3_PAGES_PER_REQUEST`` S3 pages."""
+    require_trash(bucket)
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValidationFailed(f"page_size must be between 1 and {MAX_PAGE_SIZE}",
+                               [{"loc": ["query", "page_size"], "msg": "out of range", "type": "value_error"}])
+    position = _decode_token(page_token, bucket) if page_token else None
+    entries: list[TrashEntry] = []
+    arguments: dict[str, Any] = {"Bucket": bucket.s3_bucket, "MaxKeys": 1000}
+    if position is not None:
+        arguments.update(KeyMarker=position.k, VersionIdMarker=position.v)
+    last = position
+    for _ in range(MAX_S3_PAGES_PER_REQUEST):
+        page = aws.s3().list_object_versions(**arguments)
+        for version in versions_of_page(page):
+            newer = last if last is not None and last.k == version.key else None
+            if newer is not None and not version.is_latest and not version.is_delete_marker:
+                entries.append(TrashEntry(
+                    key=version.key, version_id=version.version_id, size=version.size,
+                    deleted_at=datetime.fromtimestamp(newer.t, UTC),
+                    reason=TrashReason.DELETED if newer.m else TrashReason.OVERWRITTEN, restorable=newer.r))
+            top_markers = version.is_delete_marker and (version.is_latest or (newer is not None and newer.r))
+            last = _PageToken(b=bucket.id, k=version.key, v=version.version_id,
+                              t=int(version.last_modified.timestamp()), m=version.is_delete_marker, r=top_markers)
+            if len(entries) == page_size:
+                return TrashPage(entries=entries, next_page_token=_encode_token(last))
+        if not page.get("IsTruncated"):
+            return TrashPage(entries=entries, next_page_token=None)
+        arguments.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page.get("NextVersionIdMarker", ""))
+    assert last is not None
+    return TrashPage(entries=entries, next_page_token=_encode_token(last))
+
+
+# --- restore ---------------------------------------------------------------------------------------------------------
+class RestoreErrorCode(StrEnum):
+    NOT_IN_TRASH = "not_in_trash"
+    ACCESS_DENIED = "access_denied"
+    INTERNAL_ERROR = "internal_error"
+
+
+class RestoredKey(BaseModel):
+    key: str
+    version_id: str = Field(description="The version that is current again")
+    removed_delete_markers: list[str]
+
+
+class RestoreFailure(BaseModel):
+    key: str
+    code: RestoreErrorCode
+    message: str
+
+
+class RestoreResult(BaseModel):
+    restored: list[RestoredKey]
+    errors: list[RestoreFailure]
+
+
+class RestoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: StrictStr = Field(min_length=1, max_length=255)
+    keys: list[StrictStr] = Field(min_length=1, max_length=MAX_RESTORE_KEYS)
+
+    @field_validator("keys")
+    @classmethod
+    def _valid_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not key or len(key.encode("utf-8")) > MAX_KEY_BYTES:
+                raise ValueError(f"each key must be 1 to {MAX_KEY_BYTES} bytes of UTF-8")
+        if len(set(keys)) != len(keys):
+            raise ValueError("keys must not repeat")
+        return keys
+
+
+def _versions_of_key(s3_bucket: str, key: str) -> list[ObjectVersion]:
+    """The key's versions, newest first, read until the first object version (all a restore needs)."""
+    found: list[ObjectVersion] = []
+    # The key is the smallest name with itself as prefix, so its versions come first; longer names follow.
+    for page in aws.s3().get_paginator("list_object_versions").paginate(Bucket=s3_bucket, Prefix=key):
+        for version in versions_of_page(page):
+            if version.key != key:
+                return found
+            found.append(version)
+            if not version.is_delete_marker:
+                return found
+    return found
+
+
+def _restore_key(s3_bucket: str, key: str) -> RestoredKey | RestoreFailure:
+    versions = _versions_of_key(s3_bucket, key)
+    if not versions or not versions[0].is_delete_marker:
+        reason = "the object is not deleted" if versions else "no such key in this bucket"
+        return RestoreFailure(key=key, code=RestoreErrorCode.NOT_IN_TRASH, message=f"Not in trash: {reason}")
+    if versions[-1].is_delete_marker:
+        return RestoreFailure(key=key, code=RestoreErrorCode.NOT_IN_TRASH,
+                              message="Not in trash: nothing is left under the delete marker (purged)")
+    markers = [version.version_id for version in versions[:-1]]
+    for marker in markers:
+        try:
+            # Deleting a marker by its version id is permanent and brings back whatever it hid; if a new version
+            # was written meanwhile, the marker is noncurrent and removing it changes nothing visible.
+            aws.s3().delete_object(Bucket=s3_bucket, Key=key, VersionId=marker)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "AccessDenied":
+                return RestoreFailure(key=key, code=RestoreErrorCode.ACCESS_DENIED, message="Access Denied")
+            return RestoreFailure(key=key, code=RestoreErrorCode.INTERNAL_ERROR, message=f"S3 error {code}")
+    return RestoredKey(key=key, version_id=versions[-1].version_id, removed_delete_markers=markers)
+
+
+def restore(bucket: Bucket, keys: Sequence[str]) -> RestoreResult:
+    """Restore each key: remove the delete markers that are its newest versions. A key that is live, absent or
+    purged is a per-key error; the others are restored."""
+    require_trash(bucket)
+    restored: list[RestoredKey] = []
+    failures: list[RestoreFailure] = []
+    for key in keys:
+        outcome = _restore_key(bucket.s3_bucket, key)
+        (restored if isinstance(outcome, RestoredKey) else failures).append(outcome)  # type: ignore[arg-type]
+    return RestoreResult(restored=restored, errors=failures)
+
+
+# --- retention -------------------------------------------------------------------------------------------------------
+def retention_days(bucket: Bucket, organization: Organization) -> int:
+    return bucket.configuration.trash_retention_days or organization.trash_retention_days
+
+
+def retention_cutoff(bucket: Bucket, organization: Organization, now: datetime) -> datetime:
+    """Trash superseded before this moment is past its retention."""
+    return now - timedelta(days=retention_days(bucket, organization))
+
+
+def trash_buckets(buckets: Iterable[Bucket]) -> list[Bucket]:
+    return [bucket for bucket in buckets if bucket.configuration.trash_enabled]
+
+
+Clock = Callable[[], datetime]
