@@ -1,0 +1,184 @@
+"""The AWS backend of the local stack: moto's server on loopback, started and stopped here, or whatever
+``AWS_ENDPOINT_URL`` already points at (LocalStack, another moto server, or a real account); then the template's
+tables and queues on it and the demo tenant.
+
+Used by ``local.run`` and ``local.invoke`` in the SAM CLI's environment; moto and the domain package live in the
+project's environment, so they run as subprocesses of its interpreter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from local.provision import function_environment, provision
+from local.runner import PROJECT_PYTHON, FunctionSpec, function_specs
+from local.template import PSEUDO_PARAMETERS, ROOT, Resolver, load_template
+
+REGION = PSEUDO_PARAMETERS["AWS::Region"]
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
+def project_python() -> str:
+    return os.environ.get("ERASER_LOCAL_PYTHON") or str(PROJECT_PYTHON)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def is_listening(url: str, timeout: float = 0.5) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def _die_with_parent() -> None:
+    # The moto server must not outlive the runner even if the runner is killed with SIGKILL (Linux only).
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    # Ctrl+C goes to the whole process group; the runner stops the server itself, after the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def moto_server(host: str = "127.0.0.1") -> Iterator[str]:
+    port = free_port(host)
+    url = f"http://{host}:{port}"
+    process = subprocess.Popen([project_python(), "-m", "moto.server", "-H", host, "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    try:
+        deadline = time.monotonic() + 60
+        while not is_listening(f"{url}/moto-api/"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto server did not start on {url}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def backend() -> Iterator[tuple[str, dict[str, str]]]:
+    """The endpoint URL and the AWS variables every process of the stack gets."""
+    external = os.environ.get("AWS_ENDPOINT_URL")
+    if external:
+        credentials = {name: os.environ[name] for name in CREDENTIAL_VARIABLES if name in os.environ}
+        yield external, {"AWS_ENDPOINT_URL": external, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+                         **(credentials or FAKE_CREDENTIALS)}
+        return
+    with moto_server() as url:
+        yield url, {"AWS_ENDPOINT_URL": url, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, **FAKE_CREDENTIALS}
+
+
+@dataclass
+class Stack:
+    """The provisioned resources and what the functions see."""
+
+    endpoint_url: str
+    stage: str
+    template: dict[str, Any]
+    resolver: Resolver
+    aws_environment: dict[str, str]
+    jwt_secret: str
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The Globals environment (tables, queues, settings) plus the backend: what the admin command needs."""
+        any_function = next(name for name, resource in self.template["Resources"].items()
+                            if resource["Type"] == "AWS::Serverless::Function")
+        globals_only = {name: value for name, value in function_environment(self.resolver, self.template,
+                                                                            any_function).items()
+                        if name in self.template["Globals"]["Function"]["Environment"]["Variables"]}
+        return {**globals_only, **self.aws_environment}
+
+    def function_specs(self) -> dict[str, FunctionSpec]:
+        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+                "POWERTOOLS_TRACE_DISABLED": "true", **self.aws_environment}
+        return function_specs(self.resolver, base, self.template)
+
+    def queues(self) -> dict[str, str]:
+        return {name: str(self.resolver.refs[name]) for name, resource in self.template["Resources"].items()
+                if resource["Type"] == "AWS::SQS::Queue"}
+
+    def tables(self) -> dict[str, str]:
+        return {name: str(self.resolver.refs[name]) for name, resource in self.template["Resources"].items()
+                if resource["Type"] == "AWS::DynamoDB::Table"}
+
+    def sqs(self) -> Any:
+        return self.session().client("sqs", endpoint_url=self.endpoint_url)
+
+    def session(self) -> Any:
+        return boto3.session.Session(
+            aws_access_key_id=self.aws_environment.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=self.aws_environment.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=self.aws_environment.get("AWS_SESSION_TOKEN"),
+            profile_name=self.aws_environment.get("AWS_PROFILE"), region_name=REGION)
+
+    def seed_demo(self) -> dict[str, Any]:
+        """Run ``eraser.admin seed-demo`` in the project's environment; its JSON output."""
+        completed = subprocess.run([project_python(), "-m", "eraser.admin", "seed-demo", "--json"], cwd=ROOT,
+                                   env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **self.environment},
+                                   capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise RuntimeError(f"seeding the demo failed:\n{completed.stderr}")
+        return dict(json.loads(completed.stdout))
+
+
+def provision_stack(endpoint_url: str, aws_environment: dict[str, str], stage: str = "local",
+                    jwt_secret: str | None = None) -> Stack:
+    """Create the template's tables and queues (idempotent: an existing stack's are reused)."""
+    template = load_template()
+    jwt_secret = jwt_secret or os.environ.get("JWT_SECRET") or secrets.token_urlsafe(32)
+    session = boto3.session.Session(region_name=REGION, **{
+        key: aws_environment[name] for key, name in (("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
+                                                     ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+                                                     ("aws_session_token", "AWS_SESSION_TOKEN"),
+                                                     ("profile_name", "AWS_PROFILE"))
+        if name in aws_environment})
+    with _endpoint(endpoint_url):
+        resolver = provision(session, stage=stage, template=template, parameter_overrides={"JwtSecret": jwt_secret})
+    return Stack(endpoint_url=endpoint_url, stage=stage, template=template, resolver=resolver,
+                 aws_environment=aws_environment, jwt_secret=jwt_secret)
+
+
+@contextlib.contextmanager
+def _endpoint(url: str) -> Iterator[None]:
+    # provision() makes its clients from the session, which honours AWS_ENDPOINT_URL.
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = url
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved

@@ -1,0 +1,166 @@
+"""``make run``: the whole service on http://127.0.0.1:PORT, without Docker.
+
+Runs in the SAM CLI's environment (.venv-sam) because it serves the template's routes with SAM CLI's own API Gateway
+emulation (``LocalApigwService``, routes from SAM's ``ApiProvider``); the functions run in the project's environment
+through ``local.runner``, the queues and schedules through ``local.event_sources``, on the backend of
+``local.backend``. Writes what clients need (URL, demo key, backend endpoint, tables, queues) to ``.eraser/local.json``
+(or ``--state-file`` / ``ERASER_LOCAL_STATE``) once the API is listening, and removes it on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from local.backend import Stack, backend, provision_stack
+from local.event_sources import EventSources, sources_from_template
+from local.runner import Runner
+from local.template import ROOT, TEMPLATE
+
+DEFAULT_STATE_FILE = ROOT / ".eraser" / "local.json"
+LOG = logging.getLogger("eraser.local")
+
+
+def _serve_api(runner: Runner, stage: str, host: str, port: int) -> Any:
+    from samcli.lib.providers.api_provider import ApiProvider
+    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+    from samcli.lib.utils.stream_writer import StreamWriter
+    from samcli.local.apigw.local_apigw_service import LocalApigwService
+
+    class ApigwService(LocalApigwService):  # type: ignore[misc]
+        """SAM CLI's emulation, with the request context API Gateway really sends: SAM computes ``requestId`` and
+        ``requestTime`` once per process (default arguments), puts the resource template in ``path`` and a constant
+        user agent in ``identity``."""
+
+        def _generate_lambda_event(self, flask_request: Any, route: Any, method: str, endpoint: str) -> dict[str, Any]:
+            event: dict[str, Any] = super()._generate_lambda_event(flask_request, route, method, endpoint)
+            context = event.get("requestContext") or {}
+            if "resourcePath" in context:
+                now = datetime.now(UTC)
+                raw_path = flask_request.environ.get("RAW_URI") or flask_request.environ.get("REQUEST_URI") or ""
+                context.update(requestId=str(uuid.uuid4()),
+                               extendedRequestId=base64.b64encode(os.urandom(10)).decode(),
+                               requestTimeEpoch=int(now.timestamp() * 1000),
+                               requestTime=now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                               path=f"/{self.api.stage_name}{raw_path.split('?')[0] or flask_request.path}")
+                context.setdefault("identity", {})["userAgent"] = flask_request.headers.get("User-Agent")
+            return event
+
+    stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE), parameter_overrides={"Stage": stage})
+    api = ApiProvider(stacks, cwd=str(ROOT)).api
+    service = ApigwService(api=api, lambda_runner=runner, port=port, host=host,
+                                stderr=StreamWriter(sys.stderr, auto_flush=True))
+    service.create()
+    for route in api.routes:
+        LOG.info("%-7s %s -> %s", ",".join(route.methods), route.path, route.function_name)
+    return service
+
+
+def state_document(stack: Stack, demo: dict[str, Any], url: str) -> dict[str, Any]:
+    bucket = demo["bucket"]["name"]
+    return {
+        "pid": os.getpid(),
+        "url": url,
+        "api_key": demo["api_key"],
+        "organization_id": demo["organization_id"],
+        "demo": demo,
+        "curl": f"curl -i -X DELETE -H 'X-Api-Key: {demo['api_key']}' {url}/s3/{bucket}/hello.txt",
+        "endpoint_url": stack.endpoint_url,
+        "region": stack.aws_environment["AWS_REGION"],
+        "stage": stack.stage,
+        "jwt_secret": stack.jwt_secret,
+        "tables": stack.tables(),
+        "queues": stack.queues(),
+        "environment": stack.environment,
+    }
+
+
+def _write_atomically(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _announce_when_listening(host: str, port: int, state_file: Path, document: dict[str, Any]) -> None:
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            break
+        time.sleep(0.05)
+    _write_atomically(state_file, document)
+    print(f"\nEraser is running on {document['url']} (backend {document['endpoint_url']})\n"
+          f"Demo API key: {document['api_key']}\n"
+          f"Try:  {document['curl']}\n"
+          f"State: {state_file}   Stop: Ctrl+C\n", flush=True)
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.run", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--stage", default="local", help="names the tables and queues (eraser-STAGE-...)")
+    parser.add_argument("--state-file", type=Path,
+                        default=Path(os.environ.get("ERASER_LOCAL_STATE") or DEFAULT_STATE_FILE))
+    parser.add_argument("--schedule-speedup", type=float,
+                        default=float(os.environ.get("ERASER_SCHEDULE_SPEEDUP", "1")),
+                        help="divide rate(...) schedules by this factor (tests use a large one)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        stream=sys.stderr)
+    # Quiet SAM's per-request chatter; keep its warnings.
+    logging.getLogger("samcli").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((args.host, args.port))
+        except OSError:
+            print(f"port {args.port} is in use: set PORT=<another port>", file=sys.stderr)
+            return 2
+
+    from samcli.local.docker.exceptions import ProcessSigTermException
+
+    with contextlib.ExitStack() as cleanup:
+        try:
+            endpoint_url, aws_environment = cleanup.enter_context(backend())
+            LOG.info("backend %s", endpoint_url)
+            stack = provision_stack(endpoint_url, aws_environment, stage=args.stage)
+            demo = stack.seed_demo()
+            runner = Runner(stack.function_specs())
+            cleanup.callback(runner.stop)
+            sources = EventSources(sources_from_template(stack.template, stack.resolver), runner.call, stack.sqs(),
+                                   max_concurrency=runner.max_concurrency, speedup=args.schedule_speedup)
+            sources.start()
+            cleanup.callback(sources.stop)
+            service = _serve_api(runner, args.stage, args.host, args.port)
+            document = state_document(stack, demo, f"http://{args.host}:{args.port}")
+            cleanup.callback(lambda: args.state_file.unlink(missing_ok=True))
+            threading.Thread(target=_announce_when_listening, daemon=True,
+                             args=(args.host, args.port, args.state_file, document)).start()
+            service.run()
+        except (KeyboardInterrupt, ProcessSigTermException):
+            pass
+        LOG.info("stopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
