@@ -1,4 +1,4 @@
-"""S3 (DeleteObject): errors as S3's XML error document with ``x-amz-request-id``."""
+"""S3 (DeleteObject): errors as S3's XML error document with ``x-amz-request-id``, and DeleteObject's 204."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import request_id
+from eraser.storage.objects import DeleteObjectResult
 
 _ERRORS: list[tuple[type[Exception], int, str]] = [
     (errors.BucketNotFound, 404, "NoSuchBucket"),
@@ -16,6 +17,7 @@ _ERRORS: list[tuple[type[Exception], int, str]] = [
     (errors.PreconditionFailed, 412, "PreconditionFailed"),
     (errors.AccessDenied, 403, "AccessDenied"),
     (errors.InvalidArgument, 400, "InvalidArgument"),
+    (errors.KeyTooLong, 400, "KeyTooLongError"),
     (errors.ValidationFailed, 400, "InvalidRequest"),
     (errors.MissingCredentials, 403, "AccessDenied"),
     (errors.InvalidCredentials, 403, "InvalidAccessKeyId"),
@@ -23,6 +25,7 @@ _ERRORS: list[tuple[type[Exception], int, str]] = [
     (errors.OrganizationSuspended, 403, "AllAccessDisabled"),
     (errors.OrganizationNotActivated, 403, "AccountProblem"),
     (errors.AuthError, 403, "AccessDenied"),
+    (errors.Conflict, 409, "ConditionalRequestConflict"),
     (errors.NotFound, 404, "NoSuchKey"),
     (errors.RateLimited, 503, "SlowDown"),
     (errors.ServiceUnavailable, 503, "ServiceUnavailable"),
@@ -39,6 +42,8 @@ def error_document(code: str, message: str, resource: str, request: str) -> str:
 def resource_of(event: APIGatewayProxyEvent) -> str:
     """``/bucket/key`` as S3 names it: the request path without the ``/s3`` mount point."""
     path = event.path or ""
+    # A key with a lone surrogate (valid in the event's JSON, refused as a key) must not break the UTF-8 body.
+    path = path.encode("utf-8", "replace").decode("utf-8")
     return path[len("/s3"):] if path.startswith("/s3/") else path
 
 
@@ -57,3 +62,15 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     return Response(status_code=status, content_type="application/xml",
                     body=error_document(code, message, resource_of(event), request), headers=headers)
+
+
+def delete_object_response(result: DeleteObjectResult, event: APIGatewayProxyEvent) -> Response:
+    """204 with S3's headers. ``x-amz-delete-marker`` is only ever sent as ``true``, as S3 and moto do."""
+    headers = {"x-amz-request-id": request_id(event)}
+    if result.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    if result.version_id is not None:
+        headers["x-amz-version-id"] = result.version_id
+    if result.request_charged:
+        headers["x-amz-request-charged"] = "requester"
+    return Response(status_code=204, content_type=None, body=None, headers=headers)

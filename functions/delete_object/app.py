@@ -1,0 +1,35 @@
+"""DELETE /s3/{bucket}/{key+}: S3's DeleteObject on a bucket of the caller's organization (S3 XML errors)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from eraser.api import s3xml
+from eraser.api.http import build_resolver, headers_of
+from eraser.auth import Scope, authenticate
+from eraser.observability import logger, metrics, tracer
+from eraser.storage.objects import DeleteObjectRequest, delete_object
+
+app = build_resolver(s3xml.error_response)
+
+
+# API Gateway has matched /s3/{bucket}/{key+} and URL-decoded both parameters; the key may hold any character
+# (slashes, newlines, '%'), which Powertools' <name> placeholders would not match, so the route takes anything.
+@app.delete(r"/s3/[^/]+/[\s\S]+")
+def delete_one_object() -> Response:
+    event = app.current_event
+    headers = headers_of(event)
+    # Credentials first, as S3 does: an unauthenticated caller learns nothing about what a valid request looks like.
+    principal = authenticate(headers, Scope.OBJECTS_DELETE)
+    request = DeleteObjectRequest.from_http(event.path_parameters or {}, event.query_string_parameters or {}, headers)
+    result = delete_object(principal, request)
+    return s3xml.delete_object_response(result, event)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Storage: deleting objects from S3 (single objects, bulk deletes, key rules)."""

@@ -1,0 +1,285 @@
+"""Deleting one object, or one version of it, as S3's DeleteObject does.
+
+S3 itself decides almost everything (versioning, delete markers, the ``null`` version, MFA delete, Object Lock).
+Eraser adds what S3 or moto leave to the caller:
+
+- the bucket is looked up by name within the caller's organization (another organization's bucket is not found);
+- ``x-amz-expected-bucket-owner`` is compared with the organization's account before S3 is touched (moto ignores
+  ``ExpectedBucketOwner``; it is still passed on so that real S3 checks it too);
+- the preconditions are judged on a HEAD of the current version (moto ignores size and time, and ``If-Match: *``;
+  AWS honours size and time only on directory buckets), then the DELETE carries ``If-Match`` with the ETag that HEAD
+  saw, which real S3 checks atomically. What can still slip between HEAD and DELETE: the object is overwritten with
+  identical bytes (same ETag and size) and a new ``LastModified``, so a time condition judged the older copy;
+- a version under Object Lock retention or legal hold is refused before the DELETE (S3 and moto refuse it too);
+- a version that was a delete marker is reported as one (moto leaves out ``x-amz-delete-marker`` there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from eraser import aws
+from eraser.auth import Principal
+from eraser.errors import (
+    AccessDenied,
+    BucketNotFound,
+    Conflict,
+    InvalidArgument,
+    KeyTooLong,
+    NoSuchKey,
+    PreconditionFailed,
+    RateLimited,
+)
+from eraser.observability import logger, tracer
+from eraser.storage.conditions import (
+    DeleteConditions,
+    StoredObject,
+    normalize_etag,
+    parse_http_date,
+    parse_if_match,
+    parse_size,
+)
+from eraser.storage.keys import MAX_KEY_BYTES, utf8_length
+from eraser.tenancy import TenancyRepository
+
+# S3's version ids are opaque: today 32 URL-safe characters, older ones carry '/', '+' and '='; moto's are UUIDs.
+# Anything else can never name a version, and S3 answers it with this InvalidArgument.
+_VERSION_ID = re.compile(r"^[A-Za-z0-9._+/=-]{1,1024}$")
+INVALID_VERSION_ID = "Invalid version id specified"
+# x-amz-mfa: the device's serial number (or ARN), one space, and the 6-digit code it shows.
+_MFA = re.compile(r"^\S+ [0-9]{6}$")
+REQUESTER = "requester"
+LOCKED = "Access Denied because object protected by object lock."
+# S3 answers SlowDown past 3,500 DELETEs per second per prefix; botocore has already retried it with backoff.
+S3_DELETES_PER_PREFIX_PER_SECOND = 3500
+
+
+class DeleteObjectRequest(BaseModel):
+    """One DeleteObject request. The validators raise the domain's errors themselves (pydantic lets any exception that
+    is not a ``ValueError`` through unchanged) because S3 answers each malformed input with its own code."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    conditions: DeleteConditions = DeleteConditions()
+    expected_bucket_owner: str | None = None
+    mfa: str | None = None
+    requester_pays: bool = False
+    bypass_governance_retention: bool = False
+
+    @field_validator("key")
+    @classmethod
+    def _storable_key(cls, key: str) -> str:
+        try:
+            size = utf8_length(key)
+        except ValueError as error:
+            raise InvalidArgument("The object key is not valid UTF-8") from error
+        if size == 0:
+            raise InvalidArgument("The object key must not be empty")
+        if size > MAX_KEY_BYTES:
+            raise KeyTooLong(size)
+        return key
+
+    @field_validator("version_id")
+    @classmethod
+    def _well_formed_version_id(cls, version_id: str | None) -> str | None:
+        if version_id is not None and not _VERSION_ID.match(version_id):
+            raise InvalidArgument(INVALID_VERSION_ID)
+        return version_id
+
+    @field_validator("mfa")
+    @classmethod
+    def _well_formed_mfa(cls, mfa: str | None) -> str | None:
+        if mfa is not None and not _MFA.match(mfa):
+            raise InvalidArgument("x-amz-mfa must be the device's serial number, a space and its 6-digit code")
+        return mfa
+
+    @classmethod
+    def from_http(cls, path_parameters: Mapping[str, str], query: Mapping[str, str],
+                  headers: Mapping[str, str]) -> DeleteObjectRequest:
+        """The request from API Gateway's (already URL-decoded) path parameters, the query string and lower-case
+        headers. Nothing is decoded again: a key holding a literal ``%41`` stays ``%41``."""
+        conditions = DeleteConditions(
+            if_match=_optional(headers, "if-match", parse_if_match),
+            size=_optional(headers, "x-amz-if-match-size", parse_size),
+            last_modified=_optional(headers, "x-amz-if-match-last-modified-time", parse_http_date),
+        )
+        try:
+            return cls(
+                bucket=path_parameters.get("bucket", ""),
+                key=path_parameters.get("key", ""),
+                version_id=query.get("versionId"),
+                conditions=conditions,
+                expected_bucket_owner=_optional(headers, "x-amz-expected-bucket-owner", str.strip),
+                mfa=headers.get("x-amz-mfa"),
+                requester_pays=_optional(headers, "x-amz-request-payer", _requester) or False,
+                bypass_governance_retention=_optional(headers, "x-amz-bypass-governance-retention",
+                                                      _bypass) or False,
+            )
+        except ValidationError as error:
+            raise InvalidArgument(f"Invalid request: {error.errors(include_url=False)[0]['msg']}") from error
+
+
+class DeleteObjectResult(BaseModel):
+    """What S3's response headers report: a marker created or removed, the version concerned, requester charged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delete_marker: bool = False
+    version_id: str | None = None
+    request_charged: bool = False
+
+
+def _optional(headers: Mapping[str, str], name: str, parse: Any) -> Any:
+    value = headers.get(name)
+    return None if value is None else parse(value)
+
+
+def _requester(value: str) -> bool:
+    if value.strip().lower() != REQUESTER:
+        raise InvalidArgument("x-amz-request-payer accepts only 'requester'")
+    return True
+
+
+def _bypass(value: str) -> bool:
+    text = value.strip().lower()
+    if text not in ("true", "false"):
+        raise InvalidArgument("x-amz-bypass-governance-retention must be 'true' or 'false'")
+    return text == "true"
+
+
+class S3ObjectVersions:
+    """HEAD and DELETE of one key in one S3 bucket, S3's failures turned into the domain's errors."""
+
+    def __init__(self, s3_bucket: str, request: DeleteObjectRequest, client: Any | None = None) -> None:
+        self._s3 = client or aws.s3()
+        self._bucket = s3_bucket
+        self._request = request
+        self._common: dict[str, Any] = {"Bucket": s3_bucket, "Key": request.key}
+        if request.expected_bucket_owner is not None:
+            self._common["ExpectedBucketOwner"] = request.expected_bucket_owner
+        if request.requester_pays:
+            self._common["RequestPayer"] = REQUESTER
+
+    def head(self, version_id: str | None = None) -> StoredObject:
+        arguments = dict(self._common, **({"VersionId": version_id} if version_id is not None else {}))
+        try:
+            response = self._s3.head_object(**arguments)
+        except ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            marker = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-delete-marker")
+            # A HEAD answer has no body: S3 says "current version is a marker" with 404 and x-amz-delete-marker,
+            # and "this version is a marker" with 405 (Method Not Allowed).
+            if status == 405 or (status == 404 and marker == "true"):
+                return StoredObject(exists=True, is_delete_marker=True)
+            if status == 404:
+                return StoredObject(exists=False)
+            if status == 400 and version_id is not None:
+                raise InvalidArgument(INVALID_VERSION_ID) from error
+            self._raise_domain_error(error)
+        return StoredObject(
+            exists=True,
+            etag=response.get("ETag"),
+            size=response.get("ContentLength"),
+            last_modified=response.get("LastModified"),
+            lock_mode=response.get("ObjectLockMode"),
+            lock_retain_until=response.get("ObjectLockRetainUntilDate"),
+            legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
+        )
+
+    def delete(self, *, if_match: str | None) -> dict[str, Any]:
+        request = self._request
+        arguments = dict(self._common)
+        if request.version_id is not None:
+            arguments["VersionId"] = request.version_id
+        if request.mfa is not None:
+            arguments["MFA"] = request.mfa
+        if if_match is not None:
+            arguments["IfMatch"] = if_match
+        # Only ever sent as true: moto takes any value of the header, "false" included, as a bypass.
+        if request.bypass_governance_retention:
+            arguments["BypassGovernanceRetention"] = True
+        try:
+            response: dict[str, Any] = self._s3.delete_object(**arguments)
+        except ClientError as error:
+            self._raise_domain_error(error)
+        return response
+
+    def _raise_domain_error(self, error: ClientError) -> NoReturn:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code == "NoSuchBucket":
+            raise BucketNotFound(self._request.bucket) from error
+        if code == "NoSuchKey":
+            raise NoSuchKey(self._request.key) from error
+        if code == "PreconditionFailed" or status == 412:
+            raise PreconditionFailed() from error
+        if status == 409:
+            # S3's ConditionalRequestConflict: a concurrent write or delete of the key won the race.
+            raise Conflict("A conflicting conditional operation is currently in progress against this resource. "
+                           "Please try again.") from error
+        if code == "AccessDenied" or status == 403:
+            raise AccessDenied(message or "Access Denied") from error
+        if code == "InvalidArgument":
+            raise InvalidArgument(message or INVALID_VERSION_ID) from error
+        if code == "SlowDown" or status == 503:
+            raise RateLimited(S3_DELETES_PER_PREFIX_PER_SECOND, retry_after=1) from error
+        raise error
+
+
+def ensure_not_locked(version: StoredObject, *, bypass_governance: bool, now: datetime | None = None) -> None:
+    """S3's rule for deleting a version: a legal hold always protects it; unexpired COMPLIANCE retention always does;
+    unexpired GOVERNANCE retention does unless the caller bypasses it."""
+    if version.legal_hold:
+        raise AccessDenied(LOCKED)
+    moment = now or datetime.now(UTC)
+    if version.lock_mode and version.lock_retain_until and version.lock_retain_until > moment:
+        if version.lock_mode == "GOVERNANCE" and bypass_governance:
+            return
+        raise AccessDenied(LOCKED)
+
+
+@tracer.capture_method
+def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy: TenancyRepository | None = None,
+                  s3_client: Any | None = None) -> DeleteObjectResult:
+    """Delete ``request.key`` (or one version of it) from a bucket of the caller's organization, as S3 would."""
+    organization = principal.organization
+    bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
+    if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
+        raise AccessDenied()
+    store = S3ObjectVersions(bucket.s3_bucket, request, s3_client)
+
+    pinned_etag: str | None = None
+    if request.conditions.any:
+        # Conditions apply to the current version, also when a versionId is given (AWS: "Conditional delete
+        # evaluations only apply to the current version of the object"; moto does the same).
+        current = store.head()
+        request.conditions.check(request.key, current)
+        pinned_etag = f'"{normalize_etag(current.etag or "")}"'
+
+    target_is_marker = False
+    if request.version_id is not None:
+        target = store.head(request.version_id)
+        target_is_marker = target.is_delete_marker
+        if target.exists and not target.is_delete_marker:
+            ensure_not_locked(target, bypass_governance=request.bypass_governance_retention)
+
+    response = store.delete(if_match=pinned_etag)
+    result = DeleteObjectResult(
+        delete_marker=bool(response.get("DeleteMarker")) or target_is_marker,
+        version_id=response.get("VersionId"),
+        request_charged=request.requester_pays or response.get("RequestCharged") == REQUESTER,
+    )
+    logger.info("Object deleted", extra={"bucket_id": bucket.id, "by_version": request.version_id is not None,
+                                         "delete_marker": result.delete_marker,
+                                         "conditional": request.conditions.any})
+    return result

@@ -1,0 +1,556 @@
+"""DELETE /s3/{bucket}/{key+}: S3's DeleteObject through the real handler on moto, the bucket checked afterwards."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+
+from eraser.auth import CredentialStore
+from eraser.tenancy import BucketConfiguration, OrganizationStatus, TenancyRepository, utc_now
+from tests.support import Tenant, api_event, invoke, load_event, response_header
+
+RESOURCE = "/s3/{bucket}/{key+}"
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------------
+def delete(tenant: Tenant, key: str, *, bucket: str = "photos", version_id: str | None = None,
+           headers: dict[str, str] | None = None, credentials: dict[str, str] | None = None) -> dict[str, Any]:
+    query = {"versionId": version_id} if version_id is not None else None
+    all_headers = {**(tenant.headers if credentials is None else credentials), **(headers or {})}
+    event = api_event("DELETE", RESOURCE, {"bucket": bucket, "key": key}, query=query, headers=all_headers,
+                      content_type=None)
+    return invoke("delete_object", event)
+
+
+def s3_error(response: dict[str, Any]) -> dict[str, str]:
+    """The S3 error document as a dict; its RequestId is also the x-amz-request-id header."""
+    assert response_header(response, "Content-Type") == "application/xml"
+    root = ElementTree.fromstring(response["body"].split("\n", 1)[1])  # noqa: S314 - our own response
+    assert root.tag == "Error"
+    fields = {child.tag: child.text or "" for child in root}
+    assert set(fields) == {"Code", "Message", "Resource", "RequestId"}
+    assert fields["RequestId"] and fields["RequestId"] == response_header(response, "x-amz-request-id")
+    return fields
+
+
+def assert_error(response: dict[str, Any], status: int, code: str) -> dict[str, str]:
+    assert response["statusCode"] == status, response.get("body")
+    fields = s3_error(response)
+    assert fields["Code"] == code
+    return fields
+
+
+def assert_no_content(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 204, response.get("body")
+    assert not response.get("body")
+    assert response_header(response, "x-amz-request-id")
+
+
+def head(tenant: Tenant, key: str, bucket: Any = None) -> dict[str, Any]:
+    return tenant.s3.head_object(Bucket=(bucket or tenant.bucket).s3_bucket, Key=key)
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+@pytest.fixture
+def versioned(tenant: Tenant):
+    return tenant.add_bucket("versioned", versioned=True)
+
+
+@pytest.fixture
+def locked(tenant: Tenant):
+    return tenant.add_bucket("locked", object_lock=True)
+
+
+def markers(tenant: Tenant, bucket: Any) -> list[tuple[str, str, bool]]:
+    return [entry for entry in tenant.versions(bucket) if entry[2]]
+
+
+# --- unversioned buckets ---------------------------------------------------------------------------------------------
+def test_delete_removes_the_object_from_an_unversioned_bucket(tenant):
+    tenant.put("a.txt")
+    tenant.put("b.txt")
+    response = delete(tenant, "a.txt")
+    assert_no_content(response)
+    assert response_header(response, "x-amz-delete-marker") is None
+    assert response_header(response, "x-amz-version-id") is None
+    assert tenant.keys() == ["b.txt"]
+
+
+def test_delete_of_a_missing_key_is_204_and_idempotent(tenant):
+    tenant.put("kept.txt")
+    assert_no_content(delete(tenant, "never-existed.txt"))
+    tenant.put("twice.txt")
+    assert_no_content(delete(tenant, "twice.txt"))
+    assert_no_content(delete(tenant, "twice.txt"))
+    assert tenant.keys() == ["kept.txt"]
+
+
+@pytest.mark.parametrize("key", [
+    "reports/2024/q1.csv",
+    "dossier/été/日本語 ✓.txt",
+    "emoji 😀/a+b=c&d.txt",
+    "100%41literal",
+    "trailing/slash/",
+    "line\nbreak and \"quotes\" and ?#",
+])
+def test_keys_with_slashes_and_any_utf8_delete_exactly_that_key(tenant, key):
+    tenant.put(key)
+    tenant.put("100Aliteral")  # what "100%41literal" would become if it were URL-decoded twice
+    tenant.put(key + "-sibling")
+    assert_no_content(delete(tenant, key))
+    assert key not in tenant.keys()
+    assert {"100Aliteral", key + "-sibling"} <= set(tenant.keys())
+
+
+def test_key_of_exactly_1024_utf8_bytes_is_deleted(tenant):
+    key = "é" * 512
+    tenant.put(key)
+    assert_no_content(delete(tenant, key))
+    assert tenant.keys() == []
+
+
+def test_key_over_1024_utf8_bytes_is_key_too_long(tenant):
+    tenant.put("kept.txt")
+    fields = assert_error(delete(tenant, "é" * 512 + "x"), 400, "KeyTooLongError")
+    assert fields["Message"] == "Your key is too long"
+    assert tenant.keys() == ["kept.txt"]
+
+
+def test_key_that_is_not_valid_utf8_is_invalid_argument(tenant):
+    tenant.put("kept.txt")
+    # "\ud800" is valid JSON, so API Gateway's event can carry it even though it has no UTF-8 form.
+    event = api_event("DELETE", RESOURCE, {"bucket": "photos", "key": "placeholder"}, headers=tenant.headers,
+                      content_type=None)
+    event["pathParameters"]["key"] = "bad\ud800key"
+    event["path"] = "/s3/photos/bad\ud800key"
+    assert_error(invoke("delete_object", event), 400, "InvalidArgument")
+    assert tenant.keys() == ["kept.txt"]
+
+
+# --- versioning --------------------------------------------------------------------------------------------------------
+def test_versioned_delete_without_version_id_only_adds_a_delete_marker(tenant, versioned):
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    response = delete(tenant, "doc.txt", bucket="versioned")
+    assert_no_content(response)
+    assert response_header(response, "x-amz-delete-marker") == "true"
+    marker_id = response_header(response, "x-amz-version-id")
+    assert tenant.versions(versioned) == sorted([("doc.txt", version, False), ("doc.txt", marker_id, True)])
+    assert tenant.keys(versioned) == []
+
+
+def test_delete_with_version_id_removes_that_version_for_good(tenant, versioned):
+    old = tenant.put("doc.txt", "old", bucket=versioned)["VersionId"]
+    new = tenant.put("doc.txt", "new", bucket=versioned)["VersionId"]
+    response = delete(tenant, "doc.txt", bucket="versioned", version_id=old)
+    assert_no_content(response)
+    assert response_header(response, "x-amz-version-id") == old
+    assert response_header(response, "x-amz-delete-marker") is None
+    assert tenant.versions(versioned) == [("doc.txt", new, False)]
+
+
+def test_deleting_a_delete_marker_by_version_id_says_so_and_restores_the_object(tenant, versioned):
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    marker_id = tenant.s3.delete_object(Bucket=versioned.s3_bucket, Key="doc.txt")["VersionId"]
+    response = delete(tenant, "doc.txt", bucket="versioned", version_id=marker_id)
+    assert_no_content(response)
+    assert response_header(response, "x-amz-delete-marker") == "true"
+    assert response_header(response, "x-amz-version-id") == marker_id
+    assert tenant.versions(versioned) == [("doc.txt", version, False)]
+    assert tenant.keys(versioned) == ["doc.txt"]
+
+
+def test_null_version_from_before_versioning_is_deleted_by_version_id_null(tenant):
+    bucket = tenant.add_bucket("later")
+    tenant.put("doc.txt", "before versioning", bucket=bucket)
+    tenant.s3.put_bucket_versioning(Bucket=bucket.s3_bucket, VersioningConfiguration={"Status": "Enabled"})
+    newer = tenant.put("doc.txt", "after", bucket=bucket)["VersionId"]
+    assert ("doc.txt", "null", False) in tenant.versions(bucket)
+    response = delete(tenant, "doc.txt", bucket="later", version_id="null")
+    assert_no_content(response)
+    assert response_header(response, "x-amz-version-id") == "null"
+    assert tenant.versions(bucket) == [("doc.txt", newer, False)]
+
+
+def test_well_formed_unknown_version_id_is_204_and_deletes_nothing(tenant, versioned):
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    assert_no_content(delete(tenant, "doc.txt", bucket="versioned", version_id="KC0WuaPTHv7At3olS.BPuH.weAJqMkKJ"))
+    assert_no_content(delete(tenant, "absent.txt", bucket="versioned", version_id="KC0WuaPTHv7At3olS.BPuH.weAJqMkKJ"))
+    assert tenant.versions(versioned) == [("doc.txt", version, False)]
+
+
+@pytest.mark.parametrize("version_id", ["", "not a version", "ver\u00e9sion", "a" * 1025, "semi;colon"])
+def test_malformed_version_id_is_invalid_argument_and_deletes_nothing(tenant, versioned, version_id):
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    fields = assert_error(delete(tenant, "doc.txt", bucket="versioned", version_id=version_id), 400,
+                          "InvalidArgument")
+    assert fields["Message"] == "Invalid version id specified"
+    assert tenant.versions(versioned) == [("doc.txt", version, False)]
+
+
+def test_suspended_versioning_delete_hides_the_key_and_reports_nothing_moto_does_not_model(tenant):
+    bucket = tenant.add_bucket("suspended", versioned=True)
+    tenant.s3.put_bucket_versioning(Bucket=bucket.s3_bucket, VersioningConfiguration={"Status": "Suspended"})
+    tenant.put("doc.txt", bucket=bucket)
+    assert_no_content(delete(tenant, "doc.txt", bucket="suspended"))
+    assert tenant.keys(bucket) == []
+
+
+@pytest.mark.xfail(strict=True, reason="moto 5.2.5 treats a Suspended bucket as unversioned: a PUT replaces every "
+                                       "version of the key and a DELETE drops them all without a null marker")
+def test_suspended_versioning_replaces_the_null_version_with_a_null_marker_and_keeps_older_versions(tenant):
+    bucket = tenant.add_bucket("suspended", versioned=True)
+    kept = tenant.put("doc.txt", "from when versioning was enabled", bucket=bucket)["VersionId"]
+    tenant.s3.put_bucket_versioning(Bucket=bucket.s3_bucket, VersioningConfiguration={"Status": "Suspended"})
+    tenant.put("doc.txt", "null version", bucket=bucket)
+    response = delete(tenant, "doc.txt", bucket="suspended")
+    assert_no_content(response)
+    assert response_header(response, "x-amz-delete-marker") == "true"
+    assert response_header(response, "x-amz-version-id") == "null"
+    assert tenant.versions(bucket) == sorted([("doc.txt", kept, False), ("doc.txt", "null", True)])
+
+
+def test_trash_enabled_bucket_keeps_the_deleted_object_as_a_noncurrent_version(tenant):
+    trash = tenant.add_bucket("trashed", configuration=BucketConfiguration(trash_enabled=True))
+    version = tenant.put("doc.txt", bucket=trash)["VersionId"]
+    response = delete(tenant, "doc.txt", bucket="trashed")
+    assert_no_content(response)
+    assert response_header(response, "x-amz-delete-marker") == "true"
+    assert tenant.keys(trash) == []
+    assert ("doc.txt", version, False) in tenant.versions(trash)
+    # Deleting the trashed version itself is permanent.
+    assert_no_content(delete(tenant, "doc.txt", bucket="trashed", version_id=version))
+    assert [entry for entry in tenant.versions(trash) if not entry[2]] == []
+
+
+# --- conditions --------------------------------------------------------------------------------------------------------
+def etag_of(tenant: Tenant, key: str, bucket: Any = None) -> str:
+    return head(tenant, key, bucket)["ETag"]
+
+
+@pytest.mark.parametrize("form", ["quoted", "unquoted", "any"])
+def test_if_match_that_holds_deletes(tenant, form):
+    tenant.put("doc.txt", "content")
+    etag = etag_of(tenant, "doc.txt")
+    value = {"quoted": etag, "unquoted": etag.strip('"'), "any": "*"}[form]
+    assert_no_content(delete(tenant, "doc.txt", headers={"If-Match": value}))
+    assert tenant.keys() == []
+
+
+@pytest.mark.parametrize("value", ['"0123456789abcdef0123456789abcdef"', "0123456789abcdef0123456789abcdef"])
+def test_if_match_that_fails_is_precondition_failed_and_keeps_the_object(tenant, value):
+    tenant.put("doc.txt", "content")
+    fields = assert_error(delete(tenant, "doc.txt", headers={"If-Match": value}), 412, "PreconditionFailed")
+    assert fields["Message"] == "At least one of the preconditions you specified did not hold."
+    assert tenant.keys() == ["doc.txt"]
+
+
+def test_if_match_size_that_holds_deletes_and_one_that_fails_keeps(tenant):
+    tenant.put("doc.txt", b"12345")
+    assert_error(delete(tenant, "doc.txt", headers={"x-amz-if-match-size": "4"}), 412, "PreconditionFailed")
+    assert tenant.keys() == ["doc.txt"]
+    assert_no_content(delete(tenant, "doc.txt", headers={"x-amz-if-match-size": "5"}))
+    assert tenant.keys() == []
+
+
+def test_if_match_size_zero_matches_an_empty_object(tenant):
+    tenant.put("empty.txt", b"")
+    assert_no_content(delete(tenant, "empty.txt", headers={"x-amz-if-match-size": "0"}))
+    assert tenant.keys() == []
+
+
+@pytest.mark.parametrize("form", ["rfc1123", "iso8601", "iso8601-millis"])
+def test_if_match_last_modified_time_that_holds_deletes(tenant, form):
+    tenant.put("doc.txt")
+    modified = head(tenant, "doc.txt")["LastModified"].astimezone(UTC)
+    value = {"rfc1123": http_date(modified),
+             "iso8601": modified.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "iso8601-millis": modified.strftime("%Y-%m-%dT%H:%M:%S.000Z")}[form]
+    assert_no_content(delete(tenant, "doc.txt", headers={"x-amz-if-match-last-modified-time": value}))
+    assert tenant.keys() == []
+
+
+def test_if_match_last_modified_time_that_fails_keeps_the_object(tenant):
+    tenant.put("doc.txt")
+    modified = head(tenant, "doc.txt")["LastModified"]
+    for moment in (modified - timedelta(seconds=1), modified + timedelta(days=1)):
+        response = delete(tenant, "doc.txt", headers={"x-amz-if-match-last-modified-time": http_date(moment)})
+        assert_error(response, 412, "PreconditionFailed")
+    assert tenant.keys() == ["doc.txt"]
+
+
+def test_all_conditions_together_must_hold(tenant):
+    tenant.put("doc.txt", b"abc")
+    stored = head(tenant, "doc.txt")
+    holding = {"If-Match": stored["ETag"], "x-amz-if-match-size": "3",
+               "x-amz-if-match-last-modified-time": http_date(stored["LastModified"])}
+    assert_error(delete(tenant, "doc.txt", headers={**holding, "x-amz-if-match-size": "4"}), 412,
+                 "PreconditionFailed")
+    assert tenant.keys() == ["doc.txt"]
+    assert_no_content(delete(tenant, "doc.txt", headers=holding))
+    assert tenant.keys() == []
+
+
+CONDITIONS = [{"If-Match": "*"}, {"If-Match": '"0123456789abcdef0123456789abcdef"'}, {"x-amz-if-match-size": "1"},
+              {"x-amz-if-match-last-modified-time": "Fri, 01 Mar 2024 12:00:00 GMT"}]
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_condition_on_a_missing_key_is_no_such_key(tenant, condition):
+    tenant.put("other.txt")
+    fields = assert_error(delete(tenant, "missing.txt", headers=condition), 404, "NoSuchKey")
+    assert fields["Resource"] == "/photos/missing.txt"
+    assert tenant.keys() == ["other.txt"]
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_condition_on_a_key_whose_current_version_is_a_marker_is_no_such_key_and_adds_no_marker(
+        tenant, versioned, condition):
+    tenant.put("doc.txt", bucket=versioned)
+    tenant.s3.delete_object(Bucket=versioned.s3_bucket, Key="doc.txt")
+    before = tenant.versions(versioned)
+    assert_error(delete(tenant, "doc.txt", bucket="versioned", headers=condition), 404, "NoSuchKey")
+    assert tenant.versions(versioned) == before
+
+
+def test_condition_on_a_versioned_bucket_adds_a_marker_only_when_it_holds(tenant, versioned):
+    version = tenant.put("doc.txt", b"abc", bucket=versioned)["VersionId"]
+    assert_error(delete(tenant, "doc.txt", bucket="versioned", headers={"x-amz-if-match-size": "9"}), 412,
+                 "PreconditionFailed")
+    assert tenant.versions(versioned) == [("doc.txt", version, False)]
+    response = delete(tenant, "doc.txt", bucket="versioned", headers={"If-Match": etag_of(tenant, "doc.txt", versioned)})
+    assert_no_content(response)
+    assert response_header(response, "x-amz-delete-marker") == "true"
+    assert len(markers(tenant, versioned)) == 1
+
+
+def test_conditions_with_a_version_id_are_judged_on_the_current_version(tenant, versioned):
+    old = tenant.put("doc.txt", "old", bucket=versioned)["VersionId"]
+    old_etag = head(tenant, "doc.txt", versioned)["ETag"]
+    new = tenant.put("doc.txt", "newer", bucket=versioned)["VersionId"]
+    current_etag = etag_of(tenant, "doc.txt", versioned)
+    assert_error(delete(tenant, "doc.txt", bucket="versioned", version_id=old, headers={"If-Match": old_etag}), 412,
+                 "PreconditionFailed")
+    assert len(tenant.versions(versioned)) == 2
+    assert_no_content(delete(tenant, "doc.txt", bucket="versioned", version_id=old,
+                             headers={"If-Match": current_etag}))
+    assert tenant.versions(versioned) == [("doc.txt", new, False)]
+
+
+@pytest.mark.parametrize(("header", "value"), [
+    ("x-amz-if-match-size", "-1"), ("x-amz-if-match-size", "abc"), ("x-amz-if-match-size", "1.5"),
+    ("x-amz-if-match-size", ""), ("x-amz-if-match-size", "+3"),
+    ("x-amz-if-match-last-modified-time", "yesterday"), ("x-amz-if-match-last-modified-time", "2024-13-45"),
+    ("x-amz-if-match-last-modified-time", ""),
+    ("If-Match", ""), ("If-Match", '""'),
+])
+def test_malformed_condition_is_400_and_deletes_nothing(tenant, header, value):
+    tenant.put("doc.txt", b"abc")
+    assert_error(delete(tenant, "doc.txt", headers={header: value}), 400, "InvalidArgument")
+    assert tenant.keys() == ["doc.txt"]
+
+
+# --- expected owner, MFA, request payer --------------------------------------------------------------------------------
+def test_expected_bucket_owner_that_matches_deletes(tenant):
+    tenant.put("doc.txt")
+    response = delete(tenant, "doc.txt", headers={"x-amz-expected-bucket-owner": tenant.organization.account_id})
+    assert_no_content(response)
+    assert tenant.keys() == []
+
+
+@pytest.mark.parametrize("owner", ["210987654321", "not-an-account", ""])
+def test_expected_bucket_owner_that_differs_is_access_denied_and_touches_nothing(tenant, versioned, owner):
+    tenant.put("doc.txt")
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    assert_error(delete(tenant, "doc.txt", headers={"x-amz-expected-bucket-owner": owner}), 403, "AccessDenied")
+    assert_error(delete(tenant, "doc.txt", bucket="versioned", headers={"x-amz-expected-bucket-owner": owner}), 403,
+                 "AccessDenied")
+    assert tenant.keys() == ["doc.txt"]
+    assert tenant.versions(versioned) == [("doc.txt", version, False)]
+
+
+@pytest.mark.parametrize("mfa", ["", "123456", "SERIAL 12345", "SERIAL  123456", "SERIAL abcdef", "SERIAL 1234567"])
+def test_malformed_mfa_is_invalid_argument_and_deletes_nothing(tenant, versioned, mfa):
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    assert_error(delete(tenant, "doc.txt", bucket="versioned", version_id=version, headers={"x-amz-mfa": mfa}), 400,
+                 "InvalidArgument")
+    assert tenant.versions(versioned) == [("doc.txt", version, False)]
+
+
+def test_well_formed_mfa_is_passed_on_and_the_version_is_deleted(tenant, versioned):
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    mfa = "arn:aws:iam::123456789012:mfa/root-account-mfa-device 123456"
+    assert_no_content(delete(tenant, "doc.txt", bucket="versioned", version_id=version, headers={"x-amz-mfa": mfa}))
+    assert tenant.versions(versioned) == []
+
+
+def test_request_payer_requester_is_answered_with_request_charged(tenant):
+    tenant.put("a.txt")
+    tenant.put("b.txt")
+    charged = delete(tenant, "a.txt", headers={"x-amz-request-payer": "requester"})
+    assert_no_content(charged)
+    assert response_header(charged, "x-amz-request-charged") == "requester"
+    plain = delete(tenant, "b.txt")
+    assert_no_content(plain)
+    assert response_header(plain, "x-amz-request-charged") is None
+    assert tenant.keys() == []
+
+
+def test_request_payer_other_than_requester_is_invalid_argument(tenant):
+    tenant.put("a.txt")
+    assert_error(delete(tenant, "a.txt", headers={"x-amz-request-payer": "bucket-owner"}), 400, "InvalidArgument")
+    assert tenant.keys() == ["a.txt"]
+
+
+# --- Object Lock -------------------------------------------------------------------------------------------------------
+def retained(tenant: Tenant, bucket: Any, mode: str, key: str = "doc.txt") -> str:
+    until = utc_now() + timedelta(days=1)
+    return tenant.put(key, bucket=bucket, ObjectLockMode=mode, ObjectLockRetainUntilDate=until)["VersionId"]
+
+
+@pytest.mark.parametrize("mode", ["GOVERNANCE", "COMPLIANCE"])
+def test_version_under_retention_is_access_denied_and_kept(tenant, locked, mode):
+    version = retained(tenant, locked, mode)
+    fields = assert_error(delete(tenant, "doc.txt", bucket="locked", version_id=version), 403, "AccessDenied")
+    assert "object lock" in fields["Message"]
+    assert tenant.versions(locked) == [("doc.txt", version, False)]
+
+
+def test_version_under_legal_hold_is_access_denied_even_with_bypass(tenant, locked):
+    version = tenant.put("doc.txt", bucket=locked, ObjectLockLegalHoldStatus="ON")["VersionId"]
+    response = delete(tenant, "doc.txt", bucket="locked", version_id=version,
+                      headers={"x-amz-bypass-governance-retention": "true"})
+    assert_error(response, 403, "AccessDenied")
+    assert tenant.versions(locked) == [("doc.txt", version, False)]
+
+
+def test_governance_retention_is_bypassed_with_the_header(tenant, locked):
+    version = retained(tenant, locked, "GOVERNANCE")
+    response = delete(tenant, "doc.txt", bucket="locked", version_id=version,
+                      headers={"x-amz-bypass-governance-retention": "true"})
+    assert_no_content(response)
+    assert tenant.versions(locked) == []
+
+
+def test_bypass_header_false_does_not_bypass(tenant, locked):
+    version = retained(tenant, locked, "GOVERNANCE")
+    response = delete(tenant, "doc.txt", bucket="locked", version_id=version,
+                      headers={"x-amz-bypass-governance-retention": "false"})
+    assert_error(response, 403, "AccessDenied")
+    assert tenant.versions(locked) == [("doc.txt", version, False)]
+
+
+def test_compliance_retention_cannot_be_bypassed(tenant, locked):
+    version = retained(tenant, locked, "COMPLIANCE")
+    response = delete(tenant, "doc.txt", bucket="locked", version_id=version,
+                      headers={"x-amz-bypass-governance-retention": "true"})
+    assert_error(response, 403, "AccessDenied")
+    assert tenant.versions(locked) == [("doc.txt", version, False)]
+
+
+def test_malformed_bypass_header_is_invalid_argument(tenant, locked):
+    version = retained(tenant, locked, "GOVERNANCE")
+    response = delete(tenant, "doc.txt", bucket="locked", version_id=version,
+                      headers={"x-amz-bypass-governance-retention": "yes please"})
+    assert_error(response, 400, "InvalidArgument")
+    assert tenant.versions(locked) == [("doc.txt", version, False)]
+
+
+@pytest.mark.parametrize("lock", ["GOVERNANCE", "COMPLIANCE", "legal hold"])
+def test_delete_without_version_id_of_a_locked_object_only_adds_a_marker(tenant, locked, lock):
+    if lock == "legal hold":
+        version = tenant.put("doc.txt", bucket=locked, ObjectLockLegalHoldStatus="ON")["VersionId"]
+    else:
+        version = retained(tenant, locked, lock)
+    response = delete(tenant, "doc.txt", bucket="locked")
+    assert_no_content(response)
+    assert response_header(response, "x-amz-delete-marker") == "true"
+    marker_id = response_header(response, "x-amz-version-id")
+    assert tenant.versions(locked) == sorted([("doc.txt", version, False), ("doc.txt", marker_id, True)])
+
+
+def test_unlocked_version_in_a_lock_enabled_bucket_is_deleted(tenant, locked):
+    version = tenant.put("doc.txt", bucket=locked)["VersionId"]
+    assert_no_content(delete(tenant, "doc.txt", bucket="locked", version_id=version))
+    assert tenant.versions(locked) == []
+
+
+# --- buckets and tenancy -----------------------------------------------------------------------------------------------
+def test_unknown_bucket_is_no_such_bucket(tenant):
+    tenant.put("doc.txt")
+    fields = assert_error(delete(tenant, "doc.txt", bucket="nope"), 404, "NoSuchBucket")
+    assert fields["Resource"] == "/nope/doc.txt"
+    assert tenant.keys() == ["doc.txt"]
+
+
+def test_bucket_of_another_organization_is_no_such_bucket_and_nothing_is_deleted(tenant, other_tenant):
+    secrets = other_tenant.add_bucket("secrets")
+    other_tenant.put("doc.txt", bucket=secrets)
+    other_tenant.put("doc.txt")
+    for name in ("secrets", secrets.id, secrets.s3_bucket, other_tenant.bucket.id):
+        assert_error(delete(tenant, "doc.txt", bucket=name), 404, "NoSuchBucket")
+    assert other_tenant.keys(secrets) == ["doc.txt"]
+    assert other_tenant.keys() == ["doc.txt"]
+
+
+def test_same_bucket_name_in_two_organizations_deletes_only_the_callers_object(tenant, other_tenant):
+    tenant.put("doc.txt")
+    other_tenant.put("doc.txt")
+    assert_no_content(delete(tenant, "doc.txt"))
+    assert tenant.keys() == []
+    assert other_tenant.keys() == ["doc.txt"]
+
+
+# --- credentials -------------------------------------------------------------------------------------------------------
+def _expired_key(tenant: Tenant) -> dict[str, str]:
+    api_key, _ = CredentialStore().issue(tenant.organization.id, ["objects:delete"],
+                                         expires_at=utc_now() - timedelta(seconds=1))
+    return {"X-Api-Key": api_key}
+
+
+CREDENTIAL_FAILURES = {
+    "missing": (lambda tenant: {}, 403, "AccessDenied"),
+    "invalid": (lambda tenant: {"X-Api-Key": tenant.api_key[:-2] + "zz"}, 403, "InvalidAccessKeyId"),
+    "expired": (_expired_key, 400, "ExpiredToken"),
+    "scope": (lambda tenant: {"X-Api-Key": tenant.key_with_scopes("tasks:read", "buckets:purge")}, 403,
+              "AccessDenied"),
+}
+
+
+@pytest.mark.parametrize("failure", sorted(CREDENTIAL_FAILURES))
+def test_credential_failures_are_s3_errors_and_delete_nothing(tenant, failure):
+    make_credentials, status, code = CREDENTIAL_FAILURES[failure]
+    tenant.put("doc.txt")
+    assert_error(delete(tenant, "doc.txt", credentials=make_credentials(tenant)), status, code)
+    assert tenant.keys() == ["doc.txt"]
+
+
+def test_suspended_organization_is_all_access_disabled_and_deletes_nothing(tenant):
+    tenant.put("doc.txt")
+    TenancyRepository().set_organization_status(tenant.organization.id, OrganizationStatus.SUSPENDED)
+    assert_error(delete(tenant, "doc.txt"), 403, "AllAccessDisabled")
+    assert tenant.keys() == ["doc.txt"]
+
+
+def test_credentials_are_checked_before_the_request_is_validated(tenant):
+    assert_error(delete(tenant, "doc.txt", version_id="not valid", credentials={}), 403, "AccessDenied")
+
+
+# --- the event file ----------------------------------------------------------------------------------------------------
+def test_event_file_deletes_the_key_it_names(tenant):
+    event = load_event("delete_object.json")
+    event["headers"]["X-Api-Key"] = tenant.api_key
+    event["multiValueHeaders"]["X-Api-Key"] = [tenant.api_key]
+    bucket, key = event["pathParameters"]["bucket"], event["pathParameters"]["key"]
+    assert bucket == tenant.bucket.name
+    tenant.put(key)
+    tenant.put("reports/2024/q2.csv")
+    response = invoke("delete_object", event)
+    assert_no_content(response)
+    assert tenant.keys() == ["reports/2024/q2.csv"]
