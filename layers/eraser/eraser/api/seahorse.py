@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import json_response
+from eraser.storage.bulk import BulkDeleteResult
 
 _ERRORS: list[tuple[type[Exception], int, int, str]] = [
     (errors.RequestTooLarge, 400, 400002, "Bad Request"),
@@ -34,3 +35,12 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
                                                         "error_message": f"{title}: {error.message}"}}, headers)
     return json_response(500, {"code": 500, "success": False, "data": None,
                                "exception": {"error_code": 500001, "error_message": "Internal error: "}})
+
+
+def bulk_delete_response(result: BulkDeleteResult) -> Response:
+    """200 even when some keys failed: the failures are in ``data.errors``, as on the page."""
+    return json_response(200, {"code": 200, "success": True,
+                               "data": {"deleted_object_count": result.deleted_object_count,
+                                        "deleted_objects": result.deleted_objects,
+                                        "errors": [error.model_dump() for error in result.errors]},
+                               "exception": None})

@@ -1,0 +1,305 @@
+"""Bulk delete: object keys and folder paths of one bucket, deleted synchronously with per-key errors.
+
+The steps, each its own function:
+1. ``plan_deletion`` collects the keys (the listed ones once, duplicates once) and lists each path, stopping as soon
+   as the total passes the synchronous limit;
+2. ``admit_synchronously`` is the one place that decides whether the request may run now;
+3. ``delete_keys`` deletes with DeleteObjects in batches of at most 1000 keys, retrying the keys S3 reports as
+   throttled or failed internally, and reports every other per-key error with S3's own code.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+from eraser import aws
+from eraser.config import settings
+from eraser.errors import BucketNotFound, RequestTooLarge
+from eraser.observability import logger, metrics
+from eraser.storage.keys import fits_in_xml, folder_prefix, validate_object_key
+from eraser.tenancy import TenancyRepository
+
+MAX_OBJECT_KEYS = 1000
+# Every path costs at least one ListObjectsV2 call before anything is deleted; 100 keeps a request well inside
+# API Gateway's 29 seconds.
+MAX_PATHS = 100
+# S3 refuses a DeleteObjects call with more than 1000 keys (MalformedXML). moto accepts more, so this is enforced here.
+DELETE_OBJECTS_MAX_KEYS = 1000
+LIST_PAGE_SIZE = 1000
+# Per-key errors worth another try: S3 throttled the key or failed internally. Anything else (AccessDenied under
+# Object Lock, a policy...) will not change by retrying.
+RETRYABLE_KEY_ERRORS = frozenset({"SlowDown", "InternalError", "ServiceUnavailable"})
+# The code reported for a key S3 neither deleted nor failed (possible only if S3 broke its own contract).
+UNCONFIRMED = "InternalError"
+PATH_NOT_FOUND_CODE = "404"
+PATH_NOT_FOUND_MESSAGE = "Objects not exist in path"
+
+ObjectKey = Annotated[StrictStr, AfterValidator(validate_object_key)]
+FolderPath = Annotated[StrictStr, AfterValidator(folder_prefix)]
+
+
+# --- request and result --------------------------------------------------------------------------------------------
+class BulkDeleteQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bucket: StrictStr = Field(min_length=1, description="The Eraser bucket's name (or id) in the caller's organization")
+
+
+class BulkDeleteRequest(BaseModel):
+    """Both lists are required, as on the Seahorse page; one of them may be empty, not both. Each path is validated
+    and replaced by the folder prefix it stands for (``pdf`` becomes ``pdf/``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    object_keys: list[ObjectKey] = Field(max_length=MAX_OBJECT_KEYS)
+    path: list[FolderPath] = Field(max_length=MAX_PATHS)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> BulkDeleteRequest:
+        if not self.object_keys and not self.path:
+            raise ValueError("object_keys and path are both empty: name at least one object key or path")
+        return self
+
+    @property
+    def prefixes(self) -> list[str]:
+        return list(dict.fromkeys(self.path))
+
+
+class DeletionError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="The object key, or the folder prefix of a path, that was not deleted")
+    error_code: str = Field(description="S3's per-key error code (AccessDenied, SlowDown...), or 404 for a path")
+    error_message: str
+
+
+class BulkDeleteResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    deleted_objects: list[str]
+    errors: list[DeletionError]
+
+    @property
+    def deleted_object_count(self) -> int:
+        return len(self.deleted_objects)
+
+
+# --- S3 ------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KeyFailure:
+    code: str
+    message: str
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in RETRYABLE_KEY_ERRORS
+
+
+@dataclass
+class AttemptOutcome:
+    deleted: set[str] = field(default_factory=set)
+    failed: dict[str, KeyFailure] = field(default_factory=dict)
+
+
+class ObjectStore(Protocol):
+    def list_keys(self, prefix: str) -> Iterator[str]: ...
+
+    def delete_batch(self, keys: Sequence[str]) -> AttemptOutcome: ...
+
+    def delete_singly(self, keys: Sequence[str]) -> AttemptOutcome: ...
+
+
+class S3ObjectStore:
+    """One S3 bucket. ``bucket_label`` is the name the caller knows; the S3 name never appears in an error."""
+
+    def __init__(self, s3_bucket: str, bucket_label: str, client: Any | None = None) -> None:
+        self._bucket = s3_bucket
+        self._label = bucket_label
+        self._s3 = client or aws.s3()
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        # Current objects only: on a versioned bucket a key whose latest version is a delete marker is already gone.
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE})
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+        except ClientError as error:
+            if _code_of(error) == "NoSuchBucket":
+                raise BucketNotFound(self._label) from error
+            raise
+
+    def delete_batch(self, keys: Sequence[str]) -> AttemptOutcome:
+        if len(keys) > DELETE_OBJECTS_MAX_KEYS:
+            raise ValueError(f"DeleteObjects takes at most {DELETE_OBJECTS_MAX_KEYS} keys, not {len(keys)}")
+        try:
+            # Quiet=False: every key comes back as Deleted or Error, so a key counts as deleted only when S3 says so.
+            # S3 reports a key that did not exist as Deleted (deleting is idempotent); so does Eraser.
+            answer = self._s3.delete_objects(Bucket=self._bucket, Delete={
+                "Objects": [{"Key": key} for key in keys], "Quiet": False})
+        except ClientError as error:
+            # The whole call failed (after botocore's own retries): every key of the batch carries that error, so the
+            # caller still learns what the earlier batches deleted.
+            failure = KeyFailure(_code_of(error), _message_of(error))
+            return AttemptOutcome(failed=dict.fromkeys(keys, failure))
+        outcome = AttemptOutcome(deleted={item["Key"] for item in answer.get("Deleted", [])})
+        for item in answer.get("Errors", []):
+            if item.get("Key") not in outcome.deleted:
+                outcome.failed[item["Key"]] = KeyFailure(item.get("Code") or UNCONFIRMED, item.get("Message") or "")
+        for key in keys:
+            if key not in outcome.deleted and key not in outcome.failed:
+                outcome.failed[key] = KeyFailure(UNCONFIRMED, "S3 did not confirm the deletion of this key")
+        return outcome
+
+    def delete_singly(self, keys: Sequence[str]) -> AttemptOutcome:
+        outcome = AttemptOutcome()
+        for key in keys:
+            try:
+                self._s3.delete_object(Bucket=self._bucket, Key=key)
+            except ClientError as error:
+                outcome.failed[key] = KeyFailure(_code_of(error), _message_of(error))
+            else:
+                outcome.deleted.add(key)
+        return outcome
+
+
+def _code_of(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code") or UNCONFIRMED)
+
+
+def _message_of(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message") or "")
+
+
+# --- retries ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of keys S3 failed one by one inside a 200 answer (botocore only retries whole calls). Exponential
+    backoff with full jitter, kept short: the request must finish within API Gateway's 29 seconds."""
+
+    attempts: int = 4
+    base_delay: float = 0.1
+    max_delay: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def pause(self, retry_number: int) -> None:
+        self.sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2**retry_number)))
+
+
+PER_KEY_RETRY = RetryPolicy()
+
+
+def _attempt_with_retries(attempt: Callable[[Sequence[str]], AttemptOutcome], keys: Sequence[str],
+                          retry: RetryPolicy) -> AttemptOutcome:
+    total = AttemptOutcome()
+    pending = list(keys)
+    for attempt_number in range(1, retry.attempts + 1):
+        outcome = attempt(pending)
+        total.deleted |= outcome.deleted
+        retryable = [key for key in pending if key in outcome.failed and outcome.failed[key].retryable]
+        for key, failure in outcome.failed.items():
+            if not failure.retryable or attempt_number == retry.attempts:
+                total.failed[key] = failure
+        if not retryable or attempt_number == retry.attempts:
+            break
+        retry.pause(attempt_number - 1)
+        pending = retryable
+    return total
+
+
+def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(keys), size):
+        yield keys[start:start + size]
+
+
+def delete_keys(store: ObjectStore, keys: Sequence[str], retry: RetryPolicy | None = None) -> AttemptOutcome:
+    """Delete ``keys`` (already unique): DeleteObjects in batches of at most 1000, DeleteObject for keys XML cannot
+    carry."""
+    policy = retry or PER_KEY_RETRY
+    total = AttemptOutcome()
+    batchable = [key for key in keys if fits_in_xml(key)]
+    unbatchable = [key for key in keys if not fits_in_xml(key)]
+    parts = [(store.delete_batch, chunk) for chunk in _chunks(batchable, DELETE_OBJECTS_MAX_KEYS)]
+    if unbatchable:
+        parts.append((store.delete_singly, unbatchable))
+    for attempt, part in parts:
+        outcome = _attempt_with_retries(attempt, part, policy)
+        total.deleted |= outcome.deleted
+        total.failed.update(outcome.failed)
+    return total
+
+
+# --- planning and the synchronous limit ----------------------------------------------------------------------------
+@dataclass
+class DeletionPlan:
+    keys: list[str]
+    empty_prefixes: list[str]
+    # Listing stopped because the request covers more objects than the limit; ``keys`` is then incomplete.
+    over_limit: bool
+
+
+def plan_deletion(store: ObjectStore, request: BulkDeleteRequest, limit: int) -> DeletionPlan:
+    """Every key to delete, once, in the caller's order, then each path's keys in listing order. Stops listing as
+    soon as more than ``limit`` objects are known, so an oversized request costs at most a few list calls."""
+    targets: dict[str, None] = dict.fromkeys(request.object_keys)
+    empty_prefixes: list[str] = []
+    if len(targets) > limit:
+        return DeletionPlan(list(targets), empty_prefixes, over_limit=True)
+    for prefix in request.prefixes:
+        matched = False
+        for key in store.list_keys(prefix):
+            matched = True
+            targets.setdefault(key)
+            if len(targets) > limit:
+                return DeletionPlan(list(targets), empty_prefixes, over_limit=True)
+        if not matched:
+            empty_prefixes.append(prefix)
+    return DeletionPlan(list(targets), empty_prefixes, over_limit=False)
+
+
+def admit_synchronously(plan: DeletionPlan, limit: int) -> None:
+    """The one decision whether a request is deleted now. Above the limit nothing is deleted and the request is
+    refused (a later change may answer with a background task here instead)."""
+    if plan.over_limit:
+        raise RequestTooLarge(
+            f"The request covers more than {limit} objects, the most one request may delete; "
+            "name fewer keys or narrower paths, or purge the bucket")
+
+
+# --- the operation -------------------------------------------------------------------------------------------------
+def bulk_delete(organization_id: str, bucket_identifier: str, request: BulkDeleteRequest, *,
+                tenancy: TenancyRepository | None = None, store: ObjectStore | None = None,
+                limit: int | None = None, retry: RetryPolicy | None = None) -> BulkDeleteResult:
+    """Delete the request's keys and folders from the organization's bucket ``bucket_identifier`` (name or id).
+
+    Raises ``BucketNotFound`` (also for another organization's bucket) and ``RequestTooLarge``, in both cases before
+    anything is deleted. Per-key failures and paths that match nothing are in the result's ``errors``.
+    """
+    bucket = (tenancy or TenancyRepository()).find_bucket(organization_id, bucket_identifier)
+    objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name)
+    sync_limit = limit if limit is not None else settings().sync_delete_limit
+    plan = plan_deletion(objects, request, sync_limit)
+    admit_synchronously(plan, sync_limit)
+    outcome = delete_keys(objects, plan.keys, retry)
+    result = BulkDeleteResult(
+        deleted_objects=[key for key in plan.keys if key in outcome.deleted],
+        errors=[DeletionError(key=key, error_code=outcome.failed[key].code,
+                              error_message=outcome.failed[key].message)
+                for key in plan.keys if key in outcome.failed and key not in outcome.deleted]
+        + [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE)
+           for prefix in plan.empty_prefixes],
+    )
+    logger.info("Bulk delete done", extra={"bucket_id": bucket.id, "requested_keys": len(request.object_keys),
+                                           "paths": len(request.path), "deleted": result.deleted_object_count,
+                                           "failed": len(result.errors)})
+    metrics.add_metric(name="BulkDeletedObjects", unit=MetricUnit.Count, value=result.deleted_object_count)
+    return result
