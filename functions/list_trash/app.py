@@ -22,7 +22,8 @@ def list_bucket_trash() -> Response:
     principal = authenticate(headers_of(event), Scope.TRASH_READ)
     query = validate(trash_api.TrashListQuery, event.query_string_parameters or {}, location="query")
     bucket = TenancyRepository().find_bucket(principal.organization.id, query.bucket)
-    return trash_api.trash_page_response(bucket, list_trash(bucket, query.page_token, query.page_size))
+    page = list_trash(bucket, principal.organization.account_id, query.page_token, query.page_size)
+    return trash_api.trash_page_response(bucket, page)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -23,7 +23,7 @@ def restore_from_trash() -> Response:
     principal = authenticate(headers_of(event), Scope.TRASH_RESTORE)
     request = parse_json_body(event, RestoreRequest)
     bucket = TenancyRepository().find_bucket(principal.organization.id, request.bucket)
-    return trash_api.restore_response(bucket, restore(bucket, request.keys))
+    return trash_api.restore_response(bucket, restore(bucket, principal.organization.account_id, request.keys))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,15 +1,15 @@
-"""Trash on a versioned bucket: listing (pagination, opaque tokens), restore, and which versions a purge selects."""
+"""Trash on a versioned bucket: listing (pagination, opaque tokens), restore, and deletes through Eraser's endpoints
+landing in trash."""
 
 from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from eraser.tenancy import BucketConfiguration
-from eraser.trash import ObjectVersion, trash_to_purge
 from tests.support import api_event, invoke, response_json
 
 TRASH_ON = BucketConfiguration(trash_enabled=True)
@@ -46,37 +46,6 @@ def all_trash(tenant, bucket="bin", page_size=100):
 
 def current_keys(tenant, bucket):
     return tenant.keys(bucket)
-
-
-# --- which versions a purge removes (pure) ---------------------------------------------------------------------------
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def version(version_id, seconds, *, marker=False, latest=False):
-    return ObjectVersion("k", version_id, T0 + timedelta(seconds=seconds), latest, marker)
-
-
-def test_purge_selects_versions_superseded_before_the_cutoff_and_the_orphaned_marker():
-    versions = [version("m", 20, marker=True, latest=True), version("v2", 10), version("v1", 5)]
-    assert [v.version_id for v in trash_to_purge(versions, T0 + timedelta(seconds=30))] == ["m", "v2", "v1"]
-
-
-def test_purge_keeps_what_was_trashed_after_the_cutoff_and_the_marker_above_it():
-    versions = [version("m", 20, marker=True, latest=True), version("v2", 10), version("v1", 5)]
-    # v1 was superseded at 10 (before the cutoff); v2 at 20 (after): v2 and its marker stay, so v2 stays restorable.
-    assert [v.version_id for v in trash_to_purge(versions, T0 + timedelta(seconds=15))] == ["v1"]
-
-
-def test_purge_never_selects_the_current_version_of_a_live_object():
-    versions = [version("v3", 20, latest=True), version("v2", 10), version("v1", 5)]
-    assert [v.version_id for v in trash_to_purge(versions, T0 + timedelta(days=1))] == ["v2", "v1"]
-
-
-def test_purge_keeps_a_version_superseded_in_the_cutoffs_own_second():
-    """S3 reports LastModified in whole seconds, so within the cutoff's second the order is unknown: keep."""
-    versions = [version("m", 10, marker=True, latest=True), version("v1", 5)]
-    assert trash_to_purge(versions, T0 + timedelta(seconds=10, milliseconds=700)) == []
-    assert [v.version_id for v in trash_to_purge(versions, T0 + timedelta(seconds=11))] == ["m", "v1"]
 
 
 # --- listing ---------------------------------------------------------------------------------------------------------

@@ -9,28 +9,26 @@ Trash is S3 versioning read a certain way (see docs/trash.md):
 - purging removes noncurrent versions superseded before a cutoff, and the delete markers left with nothing under
   them. A current object version is never purged.
 
-Listing order is S3's: keys in UTF-8 binary order, each key's versions newest first. ``ListObjectVersions`` returns
-versions and delete markers in two lists, so a page is merged back by ``LastModified`` (S3 reports whole seconds,
-so ties are ordered: the current one first, then delete markers, then versions in the order S3 gave them).
+Listing order is S3's: keys in UTF-8 binary order, each key's versions newest first (``ListObjectVersions`` pages as
+the task engine reads them, versions and delete markers merged back by ``LastModified``). Every S3 call passes the
+organization's account as ``ExpectedBucketOwner``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
 
 from eraser import aws
 from eraser.errors import InvalidPageToken, TrashNotEnabled, ValidationFailed
+from eraser.storage.listing import ListedVersion, list_versions_page
 from eraser.tenancy import Bucket, Organization
 
 MAX_PAGE_SIZE = 1000
@@ -42,64 +40,8 @@ MAX_RESTORE_KEYS = 100
 MAX_KEY_BYTES = 1024
 
 
-# --- versions and the trash rules (pure) -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ObjectVersion:
-    key: str
-    version_id: str
-    last_modified: datetime
-    is_latest: bool
-    is_delete_marker: bool
-    size: int = 0
-
-
 def whole_seconds(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
-
-
-def versions_of_page(page: dict[str, Any]) -> list[ObjectVersion]:
-    """One ``ListObjectVersions`` page as a single list in S3's order (key, then newest first)."""
-    versions = [ObjectVersion(item["Key"], item["VersionId"], item["LastModified"], item["IsLatest"], False,
-                              int(item.get("Size", 0)))
-                for item in page.get("Versions", [])]
-    markers = [ObjectVersion(item["Key"], item["VersionId"], item["LastModified"], item["IsLatest"], True)
-               for item in page.get("DeleteMarkers", [])]
-    position = {id(version): index for index, version in enumerate(versions + markers)}
-    # Python's str order is code point order, which is UTF-8 byte order: S3's key order.
-    return sorted(versions + markers, key=lambda v: (v.key, not v.is_latest, -v.last_modified.timestamp(),
-                                                     not v.is_delete_marker, position[id(v)]))
-
-
-def trash_to_purge(versions: Sequence[ObjectVersion], superseded_before: datetime) -> list[ObjectVersion]:
-    """What a purge removes from one key's versions (newest first): noncurrent versions superseded before the
-    cutoff, and delete markers that would be left with nothing under them. Everything else stays, above all the
-    current version of a live object and any version whose removal would make an older one current again.
-
-    S3 reports ``LastModified`` in whole seconds, so the cutoff is taken down to its whole second: a version
-    superseded in the cutoff's own second is kept (the purge errs on keeping)."""
-    cutoff = whole_seconds(superseded_before)
-    doomed: list[ObjectVersion] = []
-    for newer, older in itertools.pairwise(versions):
-        if newer.last_modified < cutoff:
-            doomed.append(older)
-    kept_versions = [v for v in versions[1:] if v not in doomed and not v.is_delete_marker]
-    current = versions[0] if versions else None
-    if current is not None and current.is_delete_marker and not kept_versions and current.last_modified < cutoff:
-        # The marker hides nothing any more (S3 calls it an expired object delete marker).
-        doomed.insert(0, current)
-    return doomed
-
-
-def group_by_key(versions: Iterable[ObjectVersion]) -> Iterator[list[ObjectVersion]]:
-    """Consecutive versions of the same key, as S3 lists them."""
-    group: list[ObjectVersion] = []
-    for version in versions:
-        if group and version.key != group[0].key:
-            yield group
-            group = []
-        group.append(version)
-    if group:
-        yield group
 
 
 # --- listing ---------------------------------------------------------------------------------------------------------
@@ -160,7 +102,8 @@ def require_trash(bucket: Bucket) -> None:
         raise TrashNotEnabled(bucket.name)
 
 
-def list_trash(bucket: Bucket, page_token: str | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> TrashPage:
+def list_trash(bucket: Bucket, owner: str, page_token: str | None = None,
+               page_size: int = DEFAULT_PAGE_SIZE) -> TrashPage:
     """One page of the bucket's trash, in S3's order. A page may be short (even empty) with a ``next_page_token``
     when the bucket holds many live objects: a request reads at most ``MAX_S3_PAGES_PER_REQUEST`` S3 pages."""
     require_trash(bucket)
@@ -169,27 +112,26 @@ def list_trash(bucket: Bucket, page_token: str | None = None, page_size: int = D
                                [{"loc": ["query", "page_size"], "msg": "out of range", "type": "value_error"}])
     position = _decode_token(page_token, bucket) if page_token else None
     entries: list[TrashEntry] = []
-    arguments: dict[str, Any] = {"Bucket": bucket.s3_bucket, "MaxKeys": 1000}
-    if position is not None:
-        arguments.update(KeyMarker=position.k, VersionIdMarker=position.v)
+    key_marker, version_marker = (position.k, position.v) if position else (None, None)
     last = position
     for _ in range(MAX_S3_PAGES_PER_REQUEST):
-        page = aws.s3().list_object_versions(**arguments)
-        for version in versions_of_page(page):
+        page = list_versions_page(aws.s3(), bucket.s3_bucket, owner, key_marker=key_marker,
+                                  version_marker=version_marker, page_size=1000)
+        for version in page.entries:
             newer = last if last is not None and last.k == version.key else None
             if newer is not None and not version.is_latest and not version.is_delete_marker:
                 entries.append(TrashEntry(
-                    key=version.key, version_id=version.version_id, size=version.size,
+                    key=version.key, version_id=version.version_id or "null", size=version.size,
                     deleted_at=datetime.fromtimestamp(newer.t, UTC),
                     reason=TrashReason.DELETED if newer.m else TrashReason.OVERWRITTEN, restorable=newer.r))
             top_markers = version.is_delete_marker and (version.is_latest or (newer is not None and newer.r))
-            last = _PageToken(b=bucket.id, k=version.key, v=version.version_id,
+            last = _PageToken(b=bucket.id, k=version.key, v=version.version_id or "null",
                               t=int(version.last_modified.timestamp()), m=version.is_delete_marker, r=top_markers)
             if len(entries) == page_size:
                 return TrashPage(entries=entries, next_page_token=_encode_token(last))
-        if not page.get("IsTruncated"):
+        if page.is_last:
             return TrashPage(entries=entries, next_page_token=None)
-        arguments.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page.get("NextVersionIdMarker", ""))
+        key_marker, version_marker = page.next_key_marker, page.next_version_marker
     assert last is not None
     return TrashPage(entries=entries, next_page_token=_encode_token(last))
 
@@ -235,50 +177,60 @@ class RestoreRequest(BaseModel):
         return keys
 
 
-def _versions_of_key(s3_bucket: str, key: str) -> list[ObjectVersion]:
-    """The key's versions, newest first, read until the first object version (all a restore needs)."""
-    found: list[ObjectVersion] = []
-    # The key is the smallest name with itself as prefix, so its versions come first; longer names follow.
-    for page in aws.s3().get_paginator("list_object_versions").paginate(Bucket=s3_bucket, Prefix=key):
-        for version in versions_of_page(page):
-            if version.key != key:
+def _top_of_key(s3_bucket: str, owner: str, key: str) -> list[ListedVersion]:
+    """The key's newest entries, down to its newest object version and whatever else was written in that version's
+    second (S3 reports whole seconds, so the order of entries within one second is not known)."""
+    found: list[ListedVersion] = []
+    newest_object: ListedVersion | None = None
+    key_marker: str | None = None
+    version_marker: str | None = None
+    while True:
+        # The key is the smallest name with itself as prefix, so its versions come first; longer names follow.
+        page = list_versions_page(aws.s3(), s3_bucket, owner, key_marker=key_marker, version_marker=version_marker,
+                                  page_size=100, prefix=key)
+        for version in page.entries:
+            if version.key != key or (newest_object and version.last_modified < newest_object.last_modified):
                 return found
             found.append(version)
-            if not version.is_delete_marker:
-                return found
-    return found
+            if newest_object is None and not version.is_delete_marker:
+                newest_object = version
+        if page.is_last:
+            return found
+        key_marker, version_marker = page.next_key_marker, page.next_version_marker
 
 
-def _restore_key(s3_bucket: str, key: str) -> RestoredKey | RestoreFailure:
-    versions = _versions_of_key(s3_bucket, key)
-    if not versions or not versions[0].is_delete_marker:
-        reason = "the object is not deleted" if versions else "no such key in this bucket"
+def _restore_key(s3_bucket: str, owner: str, key: str) -> RestoredKey | RestoreFailure:
+    top = _top_of_key(s3_bucket, owner, key)
+    if not top or not top[0].is_delete_marker:
+        reason = "the object is not deleted" if top else "no such key in this bucket"
         return RestoreFailure(key=key, code=RestoreErrorCode.NOT_IN_TRASH, message=f"Not in trash: {reason}")
-    if versions[-1].is_delete_marker:
+    objects = [version for version in top if not version.is_delete_marker]
+    if not objects:
         return RestoreFailure(key=key, code=RestoreErrorCode.NOT_IN_TRASH,
                               message="Not in trash: nothing is left under the delete marker (purged)")
-    markers = [version.version_id for version in versions[:-1]]
+    markers = [version.version_id or "null" for version in top if version.is_delete_marker]
     for marker in markers:
         try:
-            # Deleting a marker by its version id is permanent and brings back whatever it hid; if a new version
-            # was written meanwhile, the marker is noncurrent and removing it changes nothing visible.
-            aws.s3().delete_object(Bucket=s3_bucket, Key=key, VersionId=marker)
+            # Deleting a marker by its version id is permanent and brings back whatever it hid; a marker that is
+            # not on top (a new version was written meanwhile, or it shares a second with the version) hides
+            # nothing, and removing it changes nothing visible.
+            aws.s3().delete_object(Bucket=s3_bucket, Key=key, VersionId=marker, ExpectedBucketOwner=owner)
         except ClientError as error:
             code = error.response["Error"]["Code"]
             if code == "AccessDenied":
                 return RestoreFailure(key=key, code=RestoreErrorCode.ACCESS_DENIED, message="Access Denied")
             return RestoreFailure(key=key, code=RestoreErrorCode.INTERNAL_ERROR, message=f"S3 error {code}")
-    return RestoredKey(key=key, version_id=versions[-1].version_id, removed_delete_markers=markers)
+    return RestoredKey(key=key, version_id=objects[0].version_id or "null", removed_delete_markers=markers)
 
 
-def restore(bucket: Bucket, keys: Sequence[str]) -> RestoreResult:
+def restore(bucket: Bucket, owner: str, keys: Sequence[str]) -> RestoreResult:
     """Restore each key: remove the delete markers that are its newest versions. A key that is live, absent or
     purged is a per-key error; the others are restored."""
     require_trash(bucket)
     restored: list[RestoredKey] = []
     failures: list[RestoreFailure] = []
     for key in keys:
-        outcome = _restore_key(bucket.s3_bucket, key)
+        outcome = _restore_key(bucket.s3_bucket, owner, key)
         (restored if isinstance(outcome, RestoredKey) else failures).append(outcome)  # type: ignore[arg-type]
     return RestoreResult(restored=restored, errors=failures)
 
@@ -297,4 +249,3 @@ def trash_buckets(buckets: Iterable[Bucket]) -> list[Bucket]:
     return [bucket for bucket in buckets if bucket.configuration.trash_enabled]
 
 
-Clock = Callable[[], datetime]
