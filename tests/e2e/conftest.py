@@ -1,0 +1,190 @@
+"""The whole local stack as a black box: ``local.run`` started once per test session on a free port.
+
+Use the session fixture ``local_stack`` (a ``LocalStack``)::
+
+    def test_something(local_stack):
+        response = local_stack.request("DELETE", "/s3/demo/hello.txt", headers=local_stack.auth)
+        assert response.status == 204
+        local_stack.client("s3").head_object(...)   # boto3 on the stack's moto server
+
+The stack is shared by the whole session: create your own objects (``local_stack.put``), or your own tenant with
+``local_stack.admin("create-org", ...)``, rather than relying on the demo objects other tests may delete.
+
+Environment: ``ERASER_E2E_SCHEDULE_SPEEDUP`` (default 60: ``rate(5 minutes)`` fires every 5 s),
+``ERASER_E2E_KEEP_LOG=1`` prints the stack's log path at the end instead of deleting it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
+START_TIMEOUT_SECONDS = 180
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers.items() if key.lower() == name.lower()), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """A running ``local.run``.
+
+    - ``base_url``: the API, ``http://127.0.0.1:<port>`` (routes as in template.yaml, no stage prefix)
+    - ``api_key``: an all-scopes API key of the demo organization; ``auth`` is ``{"X-Api-Key": api_key}``
+    - ``organization_id``: the demo organization (sub domain ``demo``, account 123456789012)
+    - ``bucket``: the demo bucket's API name (``demo``); ``s3_bucket``: its S3 bucket (``eraser-dev-demo``), seeded
+      with ``hello.txt``, ``reports/2024/q1.csv``, ``reports/2024/q2.csv``, ``images/cat.jpg``
+    - ``endpoint_url``: the moto server every function uses; ``client(service)`` is a boto3 client on it
+    - ``tables``, ``queues``: logical id -> table name / queue URL
+    - ``jwt_secret``: the secret the functions verify bearer tokens with
+    - ``environment``: the functions' shared environment (tables, queues, backend), for subprocesses
+    - ``state``: the whole state document ``local.run`` wrote; ``log_path``: the stack's stdout and stderr
+    """
+
+    base_url: str
+    api_key: str
+    organization_id: str
+    bucket: str
+    s3_bucket: str
+    endpoint_url: str
+    tables: dict[str, str]
+    queues: dict[str, str]
+    jwt_secret: str
+    environment: dict[str, str]
+    state: dict[str, Any]
+    log_path: Path
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"X-Api-Key": self.api_key}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1",
+                                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        return self._clients[service]
+
+    def put(self, key: str, body: bytes | str = b"x", s3_bucket: str | None = None) -> None:
+        self.client("s3").put_object(Bucket=s3_bucket or self.s3_bucket, Key=key, Body=body)
+
+    def exists(self, key: str, s3_bucket: str | None = None) -> bool:
+        try:
+            self.client("s3").head_object(Bucket=s3_bucket or self.s3_bucket, Key=key)
+            return True
+        except self.client("s3").exceptions.ClientError:
+            return False
+
+    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                body: bytes | str | dict[str, Any] | list[Any] | None = None, timeout: float = 60) -> HttpResponse:
+        """An HTTP request to the API; ``path`` is sent as given (percent-encode it yourself)."""
+        all_headers = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            all_headers.setdefault("Content-Type", "application/json")
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        request = urllib.request.Request(self.base_url + path, data=data, headers=all_headers,  # noqa: S310 - http
+                                         method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
+                return HttpResponse(response.status, dict(response.headers.items()), response.read())
+        except urllib.error.HTTPError as error:
+            return HttpResponse(error.code, dict(error.headers.items()), error.read())
+
+    def admin(self, *argv: str) -> Any:
+        """``eraser-admin`` against this stack; its JSON output."""
+        completed = subprocess.run([str(PROJECT_PYTHON), "-m", "eraser.admin", *argv], cwd=ROOT, check=True,  # noqa: S603
+                                   env={"PATH": os.environ.get("PATH", ""), **self.environment},
+                                   capture_output=True, text=True)
+        return json.loads(completed.stdout)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    # SIGTERM to local.run alone exercises its own cleanup (workers, pollers, moto server); then the group is killed
+    # in case anything survived.
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    if not SAM_PYTHON.exists():
+        pytest.skip("the SAM CLI environment (.venv-sam) is missing: make venv")
+    workdir = Path(tempfile.mkdtemp(prefix="eraser-e2e-"))
+    state_file = workdir / "local.json"
+    log_path = workdir / "stack.log"
+    environment = {name: value for name, value in os.environ.items() if name != "AWS_ENDPOINT_URL"}
+    environment.update({"ERASER_LOCAL_STATE": str(state_file), "SAM_CLI_TELEMETRY": "0",
+                        "ERASER_SCHEDULE_SPEEDUP": os.environ.get("ERASER_E2E_SCHEDULE_SPEEDUP", "60")})
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(SAM_PYTHON), "-m", "local.run", "--port", str(_free_port())],  # noqa: S603
+                                   cwd=ROOT,
+                                   env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not state_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"local.run did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
+            time.sleep(0.2)
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        yield LocalStack(
+            base_url=state["url"], api_key=state["api_key"], organization_id=state["organization_id"],
+            bucket=state["demo"]["bucket"]["name"], s3_bucket=state["demo"]["bucket"]["s3_bucket"],
+            endpoint_url=state["endpoint_url"], tables=state["tables"], queues=state["queues"],
+            jwt_secret=state["jwt_secret"], environment=state["environment"], state=state, log_path=log_path,
+        )
+    finally:
+        _stop(process)
+        if os.environ.get("ERASER_E2E_KEEP_LOG"):
+            print(f"\nlocal stack log: {log_path}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
