@@ -3,11 +3,15 @@ details}}``; validation errors are 422 and also carry FastAPI's ``detail`` list,
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import json_response
+from eraser.tasks.model import KeyFailure, Task, TaskStatus, retry_after_seconds
 
 _ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (errors.ValidationFailed, 422, "ValidationError", "validation_error"),
@@ -47,3 +51,59 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
     return json_response(500, {"success": False, "status": 500,
                                "error": {"message": "Internal server error", "type": "InternalServerError",
                                          "code": None, "details": None}})
+
+
+# --- tasks ---------------------------------------------------------------------------------------------------------
+# Engine statuses in Mixpeek's vocabulary. A task with keys that could not be deleted is FAILED (it did not do what
+# was asked), never COMPLETED_WITH_ERRORS; Eraser does not use PROCESSING.
+MIXPEEK_STATUS = {
+    TaskStatus.PENDING: "PENDING",
+    TaskStatus.RUNNING: "IN_PROGRESS",
+    TaskStatus.COMPLETED: "COMPLETED",
+    TaskStatus.FAILED: "FAILED",
+    TaskStatus.CANCELLED: "CANCELED",
+}
+
+
+def _polling_headers(task: Task) -> dict[str, str]:
+    return {} if task.is_finished else {"Retry-After": str(retry_after_seconds(task))}
+
+
+def bucket_deletion_response(task: Task) -> Response:
+    """The answer to DELETE /v1/buckets/{bucket}: the task to poll and what it deletes."""
+    target = task.first_target
+    body = {"task_id": task.id, "status": MIXPEEK_STATUS[task.status], "bucket_id": target.bucket_id,
+            "bucket_name": target.bucket_name, "object_count": task.object_count}
+    return json_response(200, body, _polling_headers(task))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def task_body(task: Task, failures: list[KeyFailure]) -> dict[str, Any]:
+    progress = task.progress()
+    target = task.first_target
+    return {
+        "task_id": task.id,
+        "task_type": task.kind.value,
+        "status": MIXPEEK_STATUS[task.status],
+        "bucket_id": target.bucket_id,
+        "bucket_name": target.bucket_name,
+        "targets": [{"bucket_id": item.bucket_id, "bucket_name": item.bucket_name} for item in task.targets],
+        "requested_by": task.requested_by,
+        "created_at": _iso(task.created_at),
+        "started_at": _iso(task.started_at),
+        "finished_at": _iso(task.finished_at),
+        "object_count": task.object_count,
+        "progress": progress.model_dump(),
+        "counts": task.counts.model_dump(exclude={"chunks_total", "chunks_done"}),
+        "bucket_empty_at_end": task.bucket_empty_at_end,
+        "bucket_deleted": task.bucket_deleted,
+        "error_message": task.last_error,
+        "failures": [failure.model_dump() for failure in failures],
+    }
+
+
+def task_response(task: Task, failures: list[KeyFailure]) -> Response:
+    return json_response(200, task_body(task, failures), _polling_headers(task))

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import json_response
+from eraser.tasks.model import Task, retry_after_seconds
 
 # (status, code) by error type; the first matching base class wins.
 _ERRORS: list[tuple[type[Exception], int, str]] = [
@@ -29,3 +30,10 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
             headers = {"Retry-After": str(error.retry_after)} if isinstance(error, errors.RateLimited) else {}
             return json_response(status, {"error": code, "message": getattr(error, "message", code)}, headers)
     return json_response(500, {"error": "internal_error", "message": "Internal error"})
+
+
+# --- success bodies ----------------------------------------------------------------------------------------------------
+def purge_response(task: Task) -> Response:
+    """200 ``{"message": "success", "task": {"id", "status"}}``; a purge still running carries ``Retry-After``."""
+    headers = {} if task.is_finished else {"Retry-After": str(retry_after_seconds(task))}
+    return json_response(200, {"message": "success", "task": {"id": task.id, "status": task.status.value}}, headers)

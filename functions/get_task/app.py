@@ -1,0 +1,29 @@
+"""GET /v1/tasks/{task_id} (Mixpeek): a task with its progress and failure sample; Retry-After while it runs."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from eraser.api import mixpeek
+from eraser.api.http import build_resolver, headers_of
+from eraser.auth import Scope, authenticate
+from eraser.observability import logger, metrics, tracer
+from eraser.tasks.service import read_task
+
+app = build_resolver(mixpeek.error_response)
+
+
+@app.get("/v1/tasks/<task_id>")
+def get_task(task_id: str) -> Response:
+    principal = authenticate(headers_of(app.current_event), Scope.TASKS_READ)
+    task, failures = read_task(principal, task_id)
+    return mixpeek.task_response(task, failures)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,242 @@
+"""A task's lifecycle: creation, the end of each listing pass, finalization, cancellation and failure.
+
+Completion is detected without a scan: the lister marks a pass's listing done together with the number of chunks it
+enqueued (``chunks_total``); each batch-delete adds one to ``chunks_done`` in the transaction that counts it. Whoever
+observes both (the lister or the last worker) claims the end of the pass with a conditional update, so exactly one
+moves the task on: another verification pass (a sweep listing from the start), or finalization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from eraser import aws
+from eraser.errors import BucketNotFound, Conflict, TaskNotFound
+from eraser.observability import logger
+from eraser.storage.listing import abort_multipart_uploads, bucket_is_empty
+from eraser.tasks.model import (
+    KeyFailure,
+    ListingMessage,
+    Phase,
+    Selection,
+    SelectionMode,
+    Target,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+from eraser.tasks.queues import send_listing_step
+from eraser.tasks.repository import LockHeld, TaskRepository
+from eraser.tasks.settings import engine_settings
+from eraser.tenancy import Bucket, Organization, TenancyRepository, new_id, utc_now
+
+RemainingMs = Callable[[], int]
+_LOCK_ATTEMPTS = 3
+
+
+# --- the API other features use (see docs/tasks.md) -------------------------------------------------------------------
+def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket], requested_by: str,
+                selection: Selection | None = None, *, exclusive: bool = False,
+                object_count: int | None = None) -> Task:
+    """Record a task and enqueue its first listing step. With ``exclusive``, a bucket that already has a running
+    exclusive task answers with that task instead of starting a second one."""
+    if not targets:
+        raise ValueError("a task needs at least one target")
+    for bucket in targets:
+        if bucket.organization_id != organization.id:
+            raise BucketNotFound(bucket.name)
+    now = utc_now()
+    task = Task(id=new_id("task"), kind=kind, organization_id=organization.id, account_id=organization.account_id,
+                targets=[Target.of(bucket) for bucket in targets], selection=selection or Selection.everything(),
+                requested_by=requested_by, created_at=now, heartbeat_at=now, object_count=object_count)
+    repository = TaskRepository()
+    for _ in range(_LOCK_ATTEMPTS):
+        try:
+            repository.create(task, [target.bucket_id for target in task.targets] if exclusive else [])
+            break
+        except LockHeld as held:
+            running = _running_holder(repository, held)
+            if running is not None:
+                return running
+    else:
+        raise Conflict("Another task holds this bucket")
+    try:
+        send_listing_step(ListingMessage(task_id=task.id))
+    except Exception as error:
+        repository.finish(task, TaskStatus.FAILED, reason=f"the first listing step could not be queued: {error}")
+        raise
+    return task
+
+
+def _running_holder(repository: TaskRepository, held: LockHeld) -> Task | None:
+    """The unfinished task holding a lock, or None after removing a lock its finished task left behind."""
+    if held.task_id is None:
+        return None
+    try:
+        holder = repository.get(held.task_id)
+    except TaskNotFound:
+        holder = None
+    if holder is not None and not holder.is_finished:
+        return holder
+    repository.break_stale_lock(held.bucket_id, held.task_id)
+    return None
+
+
+def get_task(task_id: str) -> Task:
+    return TaskRepository().get(task_id)
+
+
+def find_task(organization_id: str, task_id: str) -> Task:
+    """A task of this organization; another organization's task is not found."""
+    task = TaskRepository().get(task_id)
+    if task.organization_id != organization_id:
+        raise TaskNotFound(task_id)
+    return task
+
+
+def failures_of(task_id: str, limit: int | None = None) -> list[KeyFailure]:
+    return TaskRepository().failures(task_id, limit or engine_settings().failure_sample_size)
+
+
+def cancel_task(organization_id: str, task_id: str) -> Task:
+    """Stop a task at the next batch boundary: workers check the status before every DeleteObjects call. A finished
+    task cannot be cancelled (Conflict)."""
+    task = find_task(organization_id, task_id)
+    repository = TaskRepository()
+    if not task.is_finished:
+        cancelled = repository.finish(task, TaskStatus.CANCELLED, reason="cancelled on request")
+        if cancelled is not None:
+            return cancelled
+        task = repository.get(task_id)
+    raise Conflict(f"Task '{task_id}' has already finished ({task.status.value})", task_id=task_id,
+                   status=task.status.value)
+
+
+def fail_task(task_id: str, reason: str) -> Task | None:
+    """End an unfinished task as FAILED with a reason; None when it had already finished."""
+    repository = TaskRepository()
+    try:
+        task = repository.get(task_id)
+    except TaskNotFound:
+        return None
+    if task.is_finished:
+        return None
+    failed = repository.finish(task, TaskStatus.FAILED, reason=reason)
+    if failed is not None:
+        logger.warning("Task failed", extra={"task_id": task_id, "reason": reason})
+    return failed
+
+
+# --- the end of a pass ------------------------------------------------------------------------------------------------
+def pass_is_finished(task: Task) -> bool:
+    return (task.status == TaskStatus.RUNNING and task.phase == Phase.LISTING and task.listing_done
+            and task.counts.chunks_done == task.counts.chunks_total)
+
+
+def _needs_another_pass(task: Task) -> bool:
+    if task.selection.mode == SelectionMode.KEYS:
+        # Explicit keys are deleted once: S3 reports an absent key as deleted, so a second pass would count it twice.
+        return False
+    if task.counts.failed:
+        # Keys that failed for good (Object Lock, legal hold, access) would only fail again: the task fails instead.
+        return False
+    if task.pass_listed == 0:
+        # This pass found no targeted version left: the bucket is verified.
+        return False
+    return task.pass_number < engine_settings().max_passes
+
+
+def advance_if_pass_finished(task: Task) -> None:
+    """Start the next verification pass or finalization, if this pass is over and nobody else claimed it."""
+    if not pass_is_finished(task):
+        return
+    next_pass = _needs_another_pass(task)
+    claimed = TaskRepository().claim_pass_end(task, next_pass=next_pass)
+    if claimed is None:
+        return
+    send_listing_step(resume_message(claimed))
+
+
+def resume_message(task: Task) -> ListingMessage:
+    """The listing message that continues a task from its checkpoint."""
+    action = "finalize" if task.phase == Phase.FINALIZING else "list"
+    return ListingMessage(task_id=task.id, action=action, pass_number=task.pass_number, hop=task.listing_hop,
+                          cursor=task.cursor)
+
+
+# --- finalization -----------------------------------------------------------------------------------------------------
+def finalize(task: Task, remaining_ms: RemainingMs) -> Task | None:
+    """Abort multipart uploads, verify, delete the bucket for delete_bucket, and end the task truthfully."""
+    repository = TaskRepository()
+    s3 = aws.s3()
+    tuning = engine_settings()
+    if task.selection.mode == SelectionMode.ALL:
+        initiated_before = task.snapshot_at if task.kind != TaskKind.DELETE_BUCKET else None
+        for target in task.targets:
+            aborted, done = abort_multipart_uploads(
+                s3, target.s3_bucket, task.account_id, initiated_before=initiated_before,
+                keep_going=lambda: remaining_ms() > tuning.listing_step_reserve_ms)
+            repository.add_uploads_aborted(task.id, aborted)
+            if not done:
+                send_listing_step(resume_message(task))
+                return None
+    empty = all(bucket_is_empty(s3, target.s3_bucket, task.account_id) for target in task.targets)
+    verified = task.counts.failed == 0 and (task.pass_listed == 0 or task.selection.mode == SelectionMode.KEYS)
+    if task.kind == TaskKind.DELETE_BUCKET:
+        return _finish_bucket_deletion(task, repository, s3, empty=empty, verified=verified)
+    if verified:
+        return repository.finish(task, TaskStatus.COMPLETED, bucket_empty_at_end=empty)
+    return repository.finish(task, TaskStatus.FAILED, reason=_unverified_reason(task), bucket_empty_at_end=empty)
+
+
+def _unverified_reason(task: Task) -> str:
+    if task.counts.failed:
+        return (f"{task.counts.failed} versions could not be deleted (see failures); "
+                "the bucket still holds them")
+    return (f"versions kept appearing after {task.pass_number} listing passes: the bucket kept receiving writes "
+            "while it was being emptied")
+
+
+def _finish_bucket_deletion(task: Task, repository: TaskRepository, s3: Any, *, empty: bool,
+                            verified: bool) -> Task | None:
+    if not (verified and empty):
+        reason = _unverified_reason(task) if not verified else (
+            "the bucket received new objects while it was being deleted; it was kept")
+        return repository.finish(task, TaskStatus.FAILED, reason=f"{reason}; the bucket was not deleted",
+                                 bucket_empty_at_end=empty)
+    cancel_other_tasks_of_targets(task)
+    tenancy = TenancyRepository()
+    for target in task.targets:
+        try:
+            s3.delete_bucket(Bucket=target.s3_bucket, ExpectedBucketOwner=task.account_id)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "BucketNotEmpty":
+                return repository.finish(task, TaskStatus.FAILED, bucket_empty_at_end=False, reason=(
+                    "the bucket received new objects while it was being deleted; it was kept"))
+            # NoSuchBucket: a previous attempt of this step deleted it.
+            if code != "NoSuchBucket":
+                raise
+        try:
+            tenancy.delete_bucket_records(tenancy.get_bucket(task.organization_id, target.bucket_id))
+        except BucketNotFound:
+            pass
+    return repository.finish(task, TaskStatus.COMPLETED, bucket_empty_at_end=True, bucket_deleted=True)
+
+
+def cancel_other_tasks_of_targets(task: Task) -> None:
+    """Cancel every other unfinished task working on one of this task's buckets (a bucket being deleted)."""
+    repository = TaskRepository()
+    bucket_ids = {target.bucket_id for target in task.targets}
+    for task_id in list(repository.active_task_ids()):
+        if task_id == task.id:
+            continue
+        try:
+            other = repository.get(task_id)
+        except TaskNotFound:
+            continue
+        if not other.is_finished and bucket_ids & {target.bucket_id for target in other.targets}:
+            repository.finish(other, TaskStatus.CANCELLED, reason=f"the bucket is being deleted by task {task.id}")

@@ -1,0 +1,115 @@
+"""The task endpoints' use cases: purge a bucket, delete a bucket, read a task, cancel a task.
+
+Creating a task honours an ``Idempotency-Key`` (Powertools idempotency on the IdempotencyTable): the same key with
+the same request returns the task the first request created; the same key with a different request is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from eraser import aws
+from eraser.auth import Principal
+from eraser.config import settings
+from eraser.errors import Conflict, IdempotencyKeyReused, ValidationFailed
+from eraser.storage.listing import count_current_objects
+from eraser.tasks.engine import cancel_task, create_task, failures_of, find_task
+from eraser.tasks.model import KeyFailure, Task, TaskKind
+from eraser.tasks.repository import TaskRepository
+from eraser.tenancy import TenancyRepository
+
+# Idempotency keys are remembered this long (a client retrying a day later still gets its task back).
+IDEMPOTENCY_SECONDS = 24 * 3600
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# Mixpeek's object_count at submit time: counted with at most one ListObjectsV2 call; above this it is null.
+OBJECT_COUNT_CAP = 1000
+_WAIT_POLL_SECONDS = 0.25
+
+
+def submit_purge(principal: Principal, bucket_identifier: str, *, idempotency_key: str | None = None,
+                 lambda_context: Any = None) -> Task:
+    """Start (or join) the purge of a bucket; wait up to ``purge_wait_seconds`` for a small one to finish."""
+    bucket = TenancyRepository().find_bucket(principal.organization.id, bucket_identifier)
+    task = _once(principal, idempotency_key, {"operation": "purge_bucket", "bucket_id": bucket.id},
+                 lambda: create_task(principal.organization, TaskKind.PURGE_BUCKET, [bucket], principal.subject,
+                                     exclusive=True), lambda_context)
+    return _wait_for(task, settings().purge_wait_seconds)
+
+
+def submit_bucket_deletion(principal: Principal, bucket_identifier: str, *, idempotency_key: str | None = None,
+                           lambda_context: Any = None) -> Task:
+    """Start (or join) the deletion of a bucket and everything in it; answers at once."""
+    tenancy = TenancyRepository()
+    bucket = tenancy.find_bucket(principal.organization.id, bucket_identifier)
+
+    def start() -> Task:
+        object_count = count_current_objects(aws.s3(), bucket.s3_bucket, principal.organization.account_id,
+                                             cap=OBJECT_COUNT_CAP)
+        return create_task(principal.organization, TaskKind.DELETE_BUCKET, [bucket], principal.subject,
+                           exclusive=True, object_count=object_count)
+
+    return _once(principal, idempotency_key, {"operation": "delete_bucket", "bucket_id": bucket.id}, start,
+                 lambda_context)
+
+
+def read_task(principal: Principal, task_id: str) -> tuple[Task, list[KeyFailure]]:
+    task = find_task(principal.organization.id, task_id)
+    return task, failures_of(task.id)
+
+
+def cancel(principal: Principal, task_id: str) -> tuple[Task, list[KeyFailure]]:
+    task = cancel_task(principal.organization.id, task_id)
+    return task, failures_of(task.id)
+
+
+def _once(principal: Principal, idempotency_key: str | None, fingerprint: dict[str, str],
+          start: Callable[[], Task], lambda_context: Any) -> Task:
+    if idempotency_key is None:
+        return start()
+    key = idempotency_key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        raise ValidationFailed("Idempotency-Key must be 1 to 255 printable characters",
+                               [{"loc": ["header", "idempotency-key"], "msg": "Invalid Idempotency-Key",
+                                 "type": "value_error"}])
+    config = IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="fingerprint",
+                               raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS)
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table,
+                                           boto3_client=aws.dynamodb_client())
+
+    # The prefix is shared by every task-creating endpoint: a key reused on another endpoint is a different request.
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config,
+                         key_prefix="eraser-task")
+    def create(request: dict[str, Any]) -> dict[str, str]:
+        return {"task_id": start().id}
+
+    request = {"key": f"{principal.organization.id}:{key}", "fingerprint": fingerprint}
+    try:
+        created = create(request=request)
+    except IdempotencyValidationError as error:
+        raise IdempotencyKeyReused() from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise Conflict("A request with this Idempotency-Key is still being processed") from error
+    return TaskRepository().get(created["task_id"])
+
+
+def _wait_for(task: Task, seconds: float) -> Task:
+    deadline = time.monotonic() + seconds
+    repository = TaskRepository()
+    while not task.is_finished and time.monotonic() < deadline:
+        time.sleep(_WAIT_POLL_SECONDS)
+        task = repository.get(task.id)
+    return task

@@ -1,0 +1,72 @@
+"""Tasks whose workers stopped: the watchdog resumes or fails them; a dead-lettered message fails its task.
+
+Workers refresh ``heartbeat_at`` once per listing step or counted chunk. The watchdog queries the sparse
+``active-tasks`` index (only unfinished tasks are in it) for heartbeats older than ``watchdog_stale_seconds`` and
+resumes each from the checkpoint stored on the task; after ``watchdog_max_resumes`` resumes it fails the task.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from eraser.errors import TaskNotFound
+from eraser.observability import logger
+from eraser.tasks.engine import advance_if_pass_finished, fail_task, pass_is_finished, resume_message
+from eraser.tasks.model import ListingMessage, Phase, TaskStatus
+from eraser.tasks.queues import send_listing_step
+from eraser.tasks.repository import TaskRepository
+from eraser.tasks.settings import engine_settings
+from eraser.tenancy import utc_now
+
+
+@dataclass
+class WatchdogReport:
+    resumed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def resume_stalled_tasks(now: datetime | None = None) -> WatchdogReport:
+    tuning = engine_settings()
+    repository = TaskRepository()
+    report = WatchdogReport()
+    stale_before = (now or utc_now()) - timedelta(seconds=tuning.watchdog_stale_seconds)
+    for task_id in list(repository.active_task_ids(heartbeat_before=stale_before)):
+        try:
+            task = repository.get(task_id)
+        except TaskNotFound:
+            continue
+        if task.is_finished:
+            continue
+        if task.resumes >= tuning.watchdog_max_resumes:
+            if fail_task(task.id, f"stalled: no progress for {tuning.watchdog_stale_seconds} s after "
+                                  f"{task.resumes} resumes"):
+                report.failed.append(task.id)
+            continue
+        resumed = repository.record_resume(task)
+        if resumed is None:
+            continue
+        report.resumed.append(task.id)
+        logger.warning("Resuming a stalled task", extra={"task_id": task.id, "resumes": resumed.resumes})
+        if resumed.status == TaskStatus.PENDING:
+            send_listing_step(ListingMessage(task_id=task.id))
+        elif resumed.phase == Phase.FINALIZING or not resumed.listing_done:
+            send_listing_step(resume_message(resumed))
+        elif pass_is_finished(resumed):
+            # The end of the pass was reached but nobody claimed it (a worker died in between).
+            advance_if_pass_finished(resumed)
+        # Otherwise chunks are outstanding: SQS still retries them (or dead-letters them, which fails the task).
+    return report
+
+
+def fail_dead_lettered(body: str, queue_arn: str) -> None:
+    """A message reached a dead-letter queue after repeated failures: its task cannot finish truthfully."""
+    try:
+        task_id = str(json.loads(body)["task_id"])
+    except (ValueError, KeyError, TypeError):
+        logger.error("Dead-lettered message without a task id", extra={"queue": queue_arn})
+        return
+    queue = queue_arn.rsplit(":", 1)[-1]
+    what = "a batch of keys" if "deletion" in queue else "a listing step"
+    fail_task(task_id, f"{what} failed repeatedly and was dead-lettered ({queue}); the task was stopped")

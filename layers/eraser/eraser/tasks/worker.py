@@ -1,0 +1,123 @@
+"""Deleting one chunk: a DeleteObjects call of at most 1000 keys, its per-key errors, and counting it exactly once.
+
+DeleteObjects answers 200 even when keys fail. Keys failing with a retryable code (SlowDown, InternalError...) are
+retried in this invocation with exponential backoff and full jitter, a bounded number of times; keys failing for good
+(AccessDenied from Object Lock or a legal hold, ...) are reported on the task and never counted as deleted. A whole
+call that is throttled after botocore's own retries raises, so SQS redelivers the chunk later: nothing was counted
+yet, and the chunk record makes the count happen once however often it is delivered.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from eraser import aws
+from eraser.errors import TaskNotFound
+from eraser.observability import logger
+from eraser.tasks.engine import advance_if_pass_finished
+from eraser.tasks.model import ChunkEntry, ChunkMessage, KeyFailure, TaskStatus
+from eraser.tasks.repository import TaskRepository
+from eraser.tasks.settings import engine_settings
+
+RETRYABLE_KEY_ERRORS = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout",
+                                  "OperationAborted", "Throttling", "ThrottlingException"})
+RETRYABLE_CALL_ERRORS = RETRYABLE_KEY_ERRORS | {"503", "500"}
+MAX_KEYS_PER_CALL = 1000
+
+
+@dataclass
+class ChunkOutcome:
+    deleted: list[ChunkEntry] = field(default_factory=list)
+    failures: list[tuple[ChunkEntry, str, str]] = field(default_factory=list)
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(entry.s for entry in self.deleted)
+
+
+def delete_chunk_message(body: str) -> None:
+    delete_chunk(ChunkMessage.model_validate_json(body))
+
+
+def delete_chunk(chunk: ChunkMessage) -> None:
+    repository = TaskRepository()
+    try:
+        task = repository.get(chunk.task_id)
+    except TaskNotFound:
+        logger.warning("Chunk of an unknown task dropped", extra={"task_id": chunk.task_id})
+        return
+    if task.status != TaskStatus.RUNNING:
+        # Cancelled or failed: stop at this batch boundary.
+        return
+    if repository.chunk_recorded(task.id, chunk.seq):
+        # A duplicate delivery of a chunk already counted: nothing to delete, maybe the end of the pass to claim.
+        advance_if_pass_finished(task)
+        return
+    target = task.targets[chunk.target_index]
+    outcome = delete_entries(aws.s3(), target.s3_bucket, task.account_id, chunk.entries)
+    sample = engine_settings().failure_sample_size
+    failures = [KeyFailure(key=entry.k, version_id=entry.v, code=code, message=message)
+                for entry, code, message in outcome.failures[:sample]]
+    counted = repository.record_chunk(chunk, deleted=len(outcome.deleted), failed=len(outcome.failures),
+                                      bytes_freed=outcome.bytes_freed, failures=failures)
+    if counted:
+        advance_if_pass_finished(repository.get(task.id))
+
+
+def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) -> ChunkOutcome:
+    if len(entries) > MAX_KEYS_PER_CALL:
+        raise ValueError(f"DeleteObjects takes at most {MAX_KEYS_PER_CALL} keys, got {len(entries)}")
+    tuning = engine_settings()
+    outcome = ChunkOutcome()
+    pending = list(entries)
+    last_errors: dict[tuple[str, str | None], tuple[str, str]] = {}
+    for attempt in range(tuning.key_retry_attempts):
+        if attempt:
+            _back_off(attempt, tuning.key_retry_base_seconds)
+        errors = _delete_objects(s3, bucket, owner, pending)
+        retry: list[ChunkEntry] = []
+        for entry in pending:
+            error = errors.get((entry.k, entry.v)) or errors.get((entry.k, None))
+            if error is None:
+                outcome.deleted.append(entry)
+            elif error[0] in RETRYABLE_KEY_ERRORS:
+                retry.append(entry)
+                last_errors[(entry.k, entry.v)] = error
+            else:
+                outcome.failures.append((entry, error[0], error[1]))
+        pending = retry
+        if not pending:
+            break
+    for entry in pending:
+        code, message = last_errors[(entry.k, entry.v)]
+        outcome.failures.append((entry, code, f"{message} (gave up after {tuning.key_retry_attempts} attempts)"))
+    return outcome
+
+
+def _delete_objects(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]
+                    ) -> dict[tuple[str, str | None], tuple[str, str]]:
+    """One DeleteObjects call (Quiet: only errors come back); a throttled call is retried a few times here."""
+    tuning = engine_settings()
+    request = {"Objects": [entry.to_s3() for entry in entries], "Quiet": True}
+    for attempt in range(tuning.key_retry_attempts):
+        if attempt:
+            _back_off(attempt, tuning.key_retry_base_seconds)
+        try:
+            response = s3.delete_objects(Bucket=bucket, ExpectedBucketOwner=owner, Delete=request)
+            break
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code not in RETRYABLE_CALL_ERRORS or attempt == tuning.key_retry_attempts - 1:
+                raise
+    return {(item["Key"], item.get("VersionId")): (item.get("Code", "InternalError"), item.get("Message", ""))
+            for item in response.get("Errors", [])}
+
+
+def _back_off(attempt: int, base_seconds: float) -> None:
+    # Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"), capped at 20 s.
+    time.sleep(random.uniform(0, min(20.0, base_seconds * 2 ** attempt)))
