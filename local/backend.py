@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from local.provision import function_environment, provision
 from local.runner import PROJECT_PYTHON, FunctionSpec, function_specs
@@ -55,13 +56,13 @@ def is_listening(url: str, timeout: float = 0.5) -> bool:
 
 
 def _die_with_parent() -> None:
-    # The moto server must not outlive the runner even if the runner is killed with SIGKILL (Linux only).
+    # The server runs in its own session, out of reach of a terminal's Ctrl+C (moto exits on SIGINT, and the runner
+    # must stop its pollers and workers before the backend goes). It must not outlive the runner even when the
+    # runner is killed with SIGKILL: the kernel sends it SIGTERM then (Linux only).
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
+    except (OSError, AttributeError):
         pass
-    # Ctrl+C goes to the whole process group; the runner stops the server itself, after the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
@@ -69,7 +70,8 @@ def moto_server(host: str = "127.0.0.1") -> Iterator[str]:
     port = free_port(host)
     url = f"http://{host}:{port}"
     process = subprocess.Popen([project_python(), "-m", "moto.server", "-H", host, "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                               preexec_fn=_die_with_parent)
     try:
         deadline = time.monotonic() + 60
         while not is_listening(f"{url}/moto-api/"):
@@ -134,7 +136,10 @@ class Stack:
                 if resource["Type"] == "AWS::DynamoDB::Table"}
 
     def sqs(self) -> Any:
-        return self.session().client("sqs", endpoint_url=self.endpoint_url)
+        # Few retries and short timeouts: pollers must notice a stop, or a backend gone, within seconds.
+        settings = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=30,
+                          max_pool_connections=100)
+        return self.session().client("sqs", endpoint_url=self.endpoint_url, config=settings)
 
     def session(self) -> Any:
         return boto3.session.Session(
