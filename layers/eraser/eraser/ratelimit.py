@@ -33,6 +33,11 @@ WINDOW_SECONDS = 60
 _LONGEST_CLEAR_CREDENTIAL = 200
 
 
+def wall_clock() -> float:
+    """Seconds since the epoch (tests replace this module attribute to freeze the windows of every limiter)."""
+    return time.time()
+
+
 class LimitedOperation(StrEnum):
     PURGE_ALL_TRASH = "purge_all_trash"
     PURGE_BUCKET = "purge_bucket"
@@ -65,10 +70,10 @@ def limits_from_environment(environment: Mapping[str, str] | None = None) -> dic
 class RateLimiter:
     """Counts requests per credential in fixed windows stored in the rate-limits table."""
 
-    def __init__(self, table_name: str | None = None, *, clock: Callable[[], float] = time.time,
+    def __init__(self, table_name: str | None = None, *, clock: Callable[[], float] | None = None,
                  limits: Mapping[LimitedOperation, int] | None = None) -> None:
         self._table = aws.table(table_name or settings().rate_limits_table)
-        self._clock = clock
+        self._clock = clock or wall_clock
         self._limits = dict(limits) if limits is not None else limits_from_environment()
 
     def limit_of(self, operation: LimitedOperation) -> int:

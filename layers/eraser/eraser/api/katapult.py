@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from eraser import errors
 from eraser.api.http import json_response
+from eraser.tasks.model import Task, TaskKind, TaskStatus
 
 _ERRORS: list[tuple[type[Exception], int, str]] = [
     (errors.ValidationFailed, 400, "validation_error"),
@@ -49,3 +52,64 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
             return json_response(status, {"code": code, "description": error.message, "detail": _detail(error)},
                                  headers)
     return json_response(500, {"code": "internal_error", "description": "Internal error", "detail": {}})
+
+
+# --- requests --------------------------------------------------------------------------------------------------------
+class OrganizationLookup(BaseModel):
+    """``organization[]``: its parameters are mutually exclusive, exactly one must be given (a JSON null counts as
+    given: it is a wrong type, not an absence)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    sub_domain: StrictStr | None = Field(default=None, min_length=1, max_length=63)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OrganizationLookup:
+        given = self.model_fields_set
+        if len(given) != 1:
+            raise ValueError("exactly one of organization[id] and organization[sub_domain] must be provided")
+        (name,) = given
+        if getattr(self, name) is None:
+            raise ValueError(f"organization[{name}] must be a string")
+        return self
+
+
+class PurgeAllTrashRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    organization: OrganizationLookup
+
+
+# --- tasks -----------------------------------------------------------------------------------------------------------
+_TASK_NAMES = {
+    TaskKind.TRASH_PURGE: "Purge trash objects",
+    TaskKind.PURGE_BUCKET: "Purge bucket",
+    TaskKind.DELETE_BUCKET: "Delete bucket",
+    TaskKind.BULK_DELETE: "Delete objects",
+}
+# Katapult knows four statuses; a cancelled task did not do what it was asked, so it reads as failed.
+_TASK_STATUSES = {
+    TaskStatus.PENDING: "pending",
+    TaskStatus.RUNNING: "running",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "failed",
+}
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None
+
+
+def task_body(task: Task) -> dict[str, Any]:
+    """``{"task": {id, name, status, created_at, started_at, finished_at, progress}}``: lowercase status, unix
+    seconds (null until the moment happens), progress an integer 0..100."""
+    return {"task": {"id": task.id, "name": _TASK_NAMES.get(task.kind, str(task.kind)),
+                     "status": _TASK_STATUSES[task.status], "created_at": _unix(task.created_at),
+                     "started_at": _unix(task.started_at), "finished_at": _unix(task.finished_at),
+                     "progress": task.progress().percent}}
+
+
+def task_response(task: Task) -> Response:
+    return json_response(200, task_body(task))

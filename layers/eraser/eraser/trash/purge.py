@@ -1,0 +1,126 @@
+"""Purging trash through the task engine: on request (every trash bucket of the caller's organization, one task) and
+on schedule (per bucket, what is past its retention).
+
+Both create ``trash_purge`` tasks with a ``TRASH(superseded_before)`` selection: the engine deletes only noncurrent
+versions and delete markers trashed at or before that instant, never a current version. The instant is fixed when
+the task is created, so what is trashed afterwards is not purged by that task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from eraser.auth import Principal
+from eraser.errors import OrganizationNotFound
+from eraser.observability import logger
+from eraser.tasks import Selection, Task, TaskKind, TaskStatus, create_task
+from eraser.tasks.repository import TaskRepository
+from eraser.tenancy import Organization, TenancyRepository, new_id, utc_now
+from eraser.trash import retention_cutoff, trash_buckets, whole_seconds
+
+SCHEDULE_REQUESTER = "schedule:trash-purge"
+
+Clock = Callable[[], datetime]
+
+
+def trash_cutoff(moment: datetime) -> datetime:
+    """The ``superseded_before`` for "trash as of ``moment``". S3 reports ``LastModified`` in whole seconds and the
+    engine's selection is inclusive ("at or before"), so a version trashed later in ``moment``'s own second would
+    read as trashed at that second: the cutoff is the end of the previous whole second, which can only keep a
+    version trashed just before ``moment``, never purge one trashed after it."""
+    return whole_seconds(moment) - timedelta(microseconds=1)
+
+
+def own_organization(principal: Principal, organization_id: str | None, sub_domain: str | None) -> Organization:
+    """The organization named in the request, which must be the caller's own. Any other (existing or not) is
+    ``OrganizationNotFound``: a caller cannot tell another organization's id from a typo, and nothing of another
+    organization is ever purged."""
+    own = principal.organization
+    if organization_id is not None and organization_id == own.id:
+        return own
+    if sub_domain is not None and sub_domain == own.sub_domain:
+        return own
+    raise OrganizationNotFound()
+
+
+def purge_all_trash(principal: Principal, organization_id: str | None = None, sub_domain: str | None = None, *,
+                    tenancy: TenancyRepository | None = None, clock: Clock = utc_now) -> Task:
+    """Start one task purging the trash of every trash-enabled bucket of the caller's organization, as of now."""
+    organization = own_organization(principal, organization_id, sub_domain)
+    buckets = trash_buckets((tenancy or TenancyRepository()).list_buckets(organization.id))
+    selection = Selection.trash(superseded_before=trash_cutoff(clock()))
+    if not buckets:
+        return _nothing_to_purge(organization, principal.subject, selection)
+    return create_task(organization, TaskKind.TRASH_PURGE, buckets, requested_by=principal.subject,
+                       selection=selection)
+
+
+def _nothing_to_purge(organization: Organization, requested_by: str, selection: Selection) -> Task:
+    """An organization without a trash-enabled bucket has no trash: the answer is still a task (the page promises
+    one, and clients poll it), recorded already completed. The engine needs at least one target, so this one is
+    written directly."""
+    now = utc_now()
+    task = Task(id=new_id("task"), kind=TaskKind.TRASH_PURGE, organization_id=organization.id,
+                account_id=organization.account_id, targets=[], selection=selection, requested_by=requested_by,
+                status=TaskStatus.COMPLETED, listing_done=True, created_at=now, started_at=now, finished_at=now)
+    TaskRepository().create(task)
+    return task
+
+
+# --- scheduled purges ------------------------------------------------------------------------------------------------
+class ScheduledPurge(BaseModel):
+    organization_id: str
+    bucket_id: str
+    superseded_before: datetime
+    task_id: str | None = None
+    # True when another task already holds the bucket (a previous run's purge still going): nothing was started.
+    already_running: bool = False
+    error: str | None = None
+
+
+class ScheduledRun(BaseModel):
+    started_at: datetime
+    purges: list[ScheduledPurge]
+
+    @property
+    def started(self) -> int:
+        return sum(1 for purge in self.purges if purge.task_id and not purge.already_running)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for purge in self.purges if purge.already_running)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for purge in self.purges if purge.error)
+
+
+def purge_expired_trash(*, tenancy: TenancyRepository | None = None, clock: Clock = utc_now) -> ScheduledRun:
+    """For every organization, start one exclusive purge task per trash-enabled bucket, selecting the trash older
+    than the bucket's retention (the organization's when the bucket sets none). A bucket whose previous purge still
+    runs holds the engine's per-bucket lock, so an overlapping run starts nothing there. One bucket's failure is
+    recorded and the others still get their purge."""
+    tenancy = tenancy or TenancyRepository()
+    now = clock()
+    purges: list[ScheduledPurge] = []
+    for organization in tenancy.list_organizations():
+        for bucket in trash_buckets(tenancy.list_buckets(organization.id)):
+            cutoff = trash_cutoff(retention_cutoff(bucket, organization, now))
+            purge = ScheduledPurge(organization_id=organization.id, bucket_id=bucket.id, superseded_before=cutoff)
+            selection = Selection.trash(superseded_before=cutoff)
+            try:
+                task = create_task(organization, TaskKind.TRASH_PURGE, [bucket], requested_by=SCHEDULE_REQUESTER,
+                                   selection=selection, exclusive=True)
+            except Exception as error:  # noqa: BLE001 - one bucket's failure must not stop the others' purges
+                logger.exception("Scheduled trash purge not started", extra={"bucket_id": bucket.id})
+                purge.error = f"{type(error).__name__}: {error}"
+            else:
+                purge.task_id = task.id
+                # The engine answers an exclusive request on a locked bucket with the task that holds the lock:
+                # a task that is not the one asked for (another kind, or another run's cutoff).
+                purge.already_running = (task.kind, task.selection) != (TaskKind.TRASH_PURGE, selection)
+            purges.append(purge)
+    return ScheduledRun(started_at=now, purges=purges)
