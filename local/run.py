@@ -34,7 +34,8 @@ DEFAULT_STATE_FILE = ROOT / ".eraser" / "local.json"
 LOG = logging.getLogger("eraser.local")
 
 
-def _serve_api(runner: Runner, stage: str, host: str, port: int) -> Any:
+def api_service(runner: Runner, stage: str, host: str, port: int, template: Path = TEMPLATE) -> Any:
+    """SAM CLI's API Gateway emulation of every ``Api`` event of the template, invoking ``runner``."""
     from samcli.lib.providers.api_provider import ApiProvider
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
     from samcli.lib.utils.stream_writer import StreamWriter
@@ -59,10 +60,10 @@ def _serve_api(runner: Runner, stage: str, host: str, port: int) -> Any:
                 context.setdefault("identity", {})["userAgent"] = flask_request.headers.get("User-Agent")
             return event
 
-    stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE), parameter_overrides={"Stage": stage})
+    stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides={"Stage": stage})
     api = ApiProvider(stacks, cwd=str(ROOT)).api
     service = ApigwService(api=api, lambda_runner=runner, port=port, host=host,
-                                stderr=StreamWriter(sys.stderr, auto_flush=True))
+                           stderr=StreamWriter(sys.stderr, auto_flush=True))
     service.create()
     for route in api.routes:
         LOG.info("%-7s %s -> %s", ",".join(route.methods), route.path, route.function_name)
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                                    max_concurrency=runner.max_concurrency, speedup=args.schedule_speedup)
             sources.start()
             cleanup.callback(sources.stop)
-            service = _serve_api(runner, args.stage, args.host, args.port)
+            service = api_service(runner, args.stage, args.host, args.port)
             document = state_document(stack, demo, f"http://{args.host}:{args.port}")
             cleanup.callback(lambda: args.state_file.unlink(missing_ok=True))
             threading.Thread(target=_announce_when_listening, daemon=True,

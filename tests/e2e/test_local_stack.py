@@ -3,12 +3,17 @@ API Gateway serves it, and queues deliver to their functions."""
 
 from __future__ import annotations
 
+import base64
+import json
 import shlex
+import subprocess
+import sys
 import time
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from local.template import load_template, resources_of_type
-from tests.e2e.conftest import LocalStack
+from tests.e2e.conftest import ROOT, SAM_PYTHON, LocalStack
 
 
 def _curl(line: str) -> tuple[str, dict[str, str], str]:
@@ -123,3 +128,116 @@ def test_admin_command_works_against_the_stack(local_stack: LocalStack) -> None:
 
     assert response.status == 204, response.text
     assert not local_stack.exists("a.txt", s3_bucket=bucket["s3_bucket"])
+
+
+# --- API Gateway faithfulness, on a template of fake functions ---------------------------------------------------
+EMULATION_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.11
+    Handler: app.lambda_handler
+    Timeout: 10
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: test
+      BinaryMediaTypes: ["image~1png"]
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {root}/echo
+      Events:
+        Echo: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: "/echo/{{key+}}", Method: ANY}}}}
+  BoomFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {root}/boom
+      Events:
+        Boom: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: /boom, Method: GET}}}}
+  SlowFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {root}/slow
+      Timeout: 1
+      Events:
+        Slow: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: /slow, Method: GET}}}}
+"""
+
+FUNCTIONS = {
+    "echo": '''
+import base64, json
+def lambda_handler(event, context):
+    if event["path"].endswith(".png"):
+        return {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "isBase64Encoded": True,
+                "body": base64.b64encode(b"\\x89PNG\\x00\\xff").decode()}
+    return {"statusCode": 201, "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}, "body": json.dumps(event)}
+''',
+    "boom": "def lambda_handler(event, context):\n    raise RuntimeError('boom')\n",
+    "slow": "import time\ndef lambda_handler(event, context):\n    time.sleep(30)\n",
+}
+
+# Runs in the SAM CLI's environment: local.run's API service on the template above, driven by Flask's test client.
+EMULATION_SCRIPT = r"""
+import base64, json, sys
+from pathlib import Path
+from local.run import api_service
+from local.runner import Runner, function_specs
+from local.template import Resolver, load_template
+
+template_path, python, requests = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+specs = function_specs(Resolver({}, {}), {"PATH": "/usr/bin:/bin"}, load_template(template_path))
+runner = Runner(specs, python=python)
+client = api_service(runner, "test", "127.0.0.1", 3000, template_path)._app.test_client()
+results = {}
+for name, (method, path, headers) in requests.items():
+    response = client.open(path, method=method, headers=headers)
+    results[name] = {"status": response.status_code, "cookies": response.headers.getlist("Set-Cookie"),
+                     "content_type": response.headers.get("Content-Type"),
+                     "body": base64.b64encode(response.data).decode()}
+runner.stop()
+print(json.dumps(results))
+"""
+
+
+def test_api_gateway_emulation_is_faithful(tmp_path: Path) -> None:
+    for name, code in FUNCTIONS.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.py").write_text(code)
+    template = tmp_path / "template.yaml"
+    template.write_text(EMULATION_TEMPLATE.format(root=tmp_path))
+    requests = {
+        "echo": ["GET", "/echo/dir/%C3%A9t%C3%A9%20x.txt?x=1&x=2&y=", {"X-Api-Key": "k"}],
+        "again": ["DELETE", "/echo/a", {}],
+        "png": ["GET", "/echo/cat.png", {"Accept": "image/png"}],
+        "boom": ["GET", "/boom", {}],
+        "slow": ["GET", "/slow", {}],
+        "unknown": ["GET", "/nope", {}],
+    }
+    completed = subprocess.run([str(SAM_PYTHON), "-c", EMULATION_SCRIPT, str(template), sys.executable,  # noqa: S603
+                                json.dumps(requests)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout.splitlines()[-1])
+
+    echo = results["echo"]
+    assert echo["status"] == 201 and echo["cookies"] == ["a=1", "b=2"]
+    event = json.loads(base64.b64decode(echo["body"]))
+    assert event["resource"] == "/echo/{key+}"
+    assert event["pathParameters"] == {"key": "dir/été x.txt"}
+    assert event["queryStringParameters"] == {"x": "2", "y": ""}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
+    assert event["headers"]["X-Api-Key"] == "k" and event["multiValueHeaders"]["X-Api-Key"] == ["k"]
+    assert event["requestContext"]["path"] == "/test/echo/dir/%C3%A9t%C3%A9%20x.txt"
+    assert event["requestContext"]["stage"] == "test" and event["requestContext"]["resourcePath"] == "/echo/{key+}"
+    again = json.loads(base64.b64decode(results["again"]["body"]))
+    assert again["httpMethod"] == "DELETE"
+    assert again["requestContext"]["requestId"] != event["requestContext"]["requestId"]
+
+    assert results["png"]["status"] == 200 and results["png"]["content_type"] == "image/png"
+    assert base64.b64decode(results["png"]["body"]) == b"\x89PNG\x00\xff"
+    for failure in ("boom", "slow"):
+        assert results[failure]["status"] == 502, failure
+        assert json.loads(base64.b64decode(results[failure]["body"])) == {"message": "Internal server error"}
+    assert results["unknown"]["status"] == 403
