@@ -185,6 +185,12 @@ def test_well_formed_unknown_version_id_is_204_and_deletes_nothing(tenant, versi
     assert tenant.versions(versioned) == [("doc.txt", version, False)]
 
 
+def test_version_id_null_deletes_the_object_of_an_unversioned_bucket(tenant):
+    tenant.put("doc.txt")
+    assert_no_content(delete(tenant, "doc.txt", version_id="null"))
+    assert tenant.keys() == []
+
+
 @pytest.mark.parametrize("version_id", ["", "not a version", "ver\u00e9sion", "a" * 1025, "semi;colon"])
 def test_malformed_version_id_is_invalid_argument_and_deletes_nothing(tenant, versioned, version_id):
     version = tenant.put("doc.txt", bucket=versioned)["VersionId"]

@@ -170,3 +170,26 @@ def test_unexpected_s3_failure_is_not_disguised(tenant):
         with pytest.raises(Exception) as raised:
             delete_object(principal_of(tenant), request(), s3_client=client)
     assert not isinstance(raised.value, errors.EraserError)
+
+
+def test_version_s3_will_not_head_is_left_to_the_delete_to_judge(tenant):
+    client = aws.s3()
+    with Stubber(client) as stubber:
+        stubber.add_client_error("head_object", service_error_code="400", http_status_code=400)
+        stubber.add_response("delete_object", {"VersionId": "null"})
+        result = delete_object(principal_of(tenant), DeleteObjectRequest.from_http(
+            {"bucket": "photos", "key": "doc.txt"}, {"versionId": "null"}, {}), s3_client=client)
+        stubber.assert_no_pending_responses()
+    assert result.version_id == "null"
+
+
+def test_version_id_s3_finds_invalid_is_invalid_argument(tenant):
+    client = aws.s3()
+    with Stubber(client) as stubber:
+        stubber.add_client_error("head_object", service_error_code="400", http_status_code=400)
+        stubber.add_client_error("delete_object", service_error_code="InvalidArgument", http_status_code=400,
+                                 service_message="Invalid version id specified")
+        with pytest.raises(errors.InvalidArgument) as raised:
+            delete_object(principal_of(tenant), DeleteObjectRequest.from_http(
+                {"bucket": "photos", "key": "doc.txt"}, {"versionId": "abc"}, {}), s3_client=client)
+    assert raised.value.message == "Invalid version id specified"

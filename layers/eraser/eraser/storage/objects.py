@@ -182,8 +182,6 @@ class S3ObjectVersions:
                 return StoredObject(exists=True, is_delete_marker=True)
             if status == 404:
                 return StoredObject(exists=False)
-            if status == 400 and version_id is not None:
-                raise InvalidArgument(INVALID_VERSION_ID) from error
             self._raise_domain_error(error)
         return StoredObject(
             exists=True,
@@ -194,6 +192,15 @@ class S3ObjectVersions:
             lock_retain_until=response.get("ObjectLockRetainUntilDate"),
             legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
         )
+
+    def head_version(self, version_id: str) -> StoredObject | None:
+        """The version, or None when S3 will not describe it and only the DELETE can tell: moto answers 400 to any
+        versionId on a bucket whose versioning is not Enabled, where S3 accepts ``null`` (and any id once Suspended);
+        a version id S3 itself finds invalid gets the same InvalidArgument from the DELETE."""
+        try:
+            return self.head(version_id)
+        except InvalidArgument:
+            return None
 
     def delete(self, *, if_match: str | None) -> dict[str, Any]:
         request = self._request
@@ -229,8 +236,9 @@ class S3ObjectVersions:
                            "Please try again.") from error
         if code == "AccessDenied" or status == 403:
             raise AccessDenied(message or "Access Denied") from error
-        if code == "InvalidArgument":
-            raise InvalidArgument(message or INVALID_VERSION_ID) from error
+        if code == "InvalidArgument" or status == 400:
+            # A HEAD's 400 has no body; with a versionId it is S3's "Invalid version id specified".
+            raise InvalidArgument(message if message and code != "400" else INVALID_VERSION_ID) from error
         if code == "SlowDown" or status == 503:
             raise RateLimited(S3_DELETES_PER_PREFIX_PER_SECOND, retry_after=1) from error
         raise error
@@ -268,18 +276,27 @@ def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy
 
     target_is_marker = False
     if request.version_id is not None:
-        target = store.head(request.version_id)
-        target_is_marker = target.is_delete_marker
-        if target.exists and not target.is_delete_marker:
+        target = store.head_version(request.version_id)
+        if target is not None and not target.exists:
+            # No such version: S3 answers 204 and echoes the id, and there is nothing to delete.
+            return _result(request, {"VersionId": request.version_id})
+        if target is not None and target.is_delete_marker:
+            target_is_marker = True
+        elif target is not None:
             ensure_not_locked(target, bypass_governance=request.bypass_governance_retention)
 
     response = store.delete(if_match=pinned_etag)
-    result = DeleteObjectResult(
-        delete_marker=bool(response.get("DeleteMarker")) or target_is_marker,
-        version_id=response.get("VersionId"),
-        request_charged=request.requester_pays or response.get("RequestCharged") == REQUESTER,
-    )
+    result = _result(request, response, removed_marker=target_is_marker)
     logger.info("Object deleted", extra={"bucket_id": bucket.id, "by_version": request.version_id is not None,
                                          "delete_marker": result.delete_marker,
                                          "conditional": request.conditions.any})
     return result
+
+
+def _result(request: DeleteObjectRequest, response: Mapping[str, Any], *,
+            removed_marker: bool = False) -> DeleteObjectResult:
+    return DeleteObjectResult(
+        delete_marker=bool(response.get("DeleteMarker")) or removed_marker,
+        version_id=response.get("VersionId"),
+        request_charged=request.requester_pays or response.get("RequestCharged") == REQUESTER,
+    )
