@@ -252,3 +252,11 @@ def assert_owner_on_every_call(faulty: FaultyS3, tenant: Tenant) -> None:
         assert call.arguments.get("ExpectedBucketOwner") == tenant.organization.account_id, call.operation
     assert max((len(call.arguments["Delete"]["Objects"]) for call in faulty.calls
                 if call.operation == "delete_objects"), default=0) <= 1000
+
+
+def chunk_records(stack: AwsStack, task_id: str) -> list[dict[str, Any]]:
+    """The task's chunk records (one per counted batch), to see which pass deleted what."""
+    table = boto3.resource("dynamodb").Table(stack.environment["TASKS_TABLE"])
+    items = table.query(KeyConditionExpression="pk = :pk AND begins_with(sk, :chunk)",
+                        ExpressionAttributeValues={":pk": f"TASK#{task_id}", ":chunk": "CHUNK#"})["Items"]
+    return list(items)

@@ -3,11 +3,18 @@ the bucket empty exactly when the task says so."""
 
 from __future__ import annotations
 
-from eraser.tasks import TaskStatus, get_task
-from tests.support import response_json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from eraser.tasks import TaskStatus, failures_of, get_task
+from tests.support import api_event, invoke, response_header, response_json
 from tests.tasks_harness import (
+    SimulatedCrash,
     TaskHarness,
     assert_owner_on_every_call,
+    chunk_records,
     engine_fixture,  # noqa: F401
     fill,
     purge,
@@ -39,3 +46,241 @@ def test_purge_of_unversioned_bucket_of_several_pages_deletes_every_object(stack
     assert tenant.keys(bystander) == ["survivor.txt"]
     stack.s3.delete_bucket(Bucket=tenant.bucket.s3_bucket)  # S3 agrees the bucket is empty
     assert_owner_on_every_call(engine, tenant)
+
+
+def _versioned_history(tenant, bucket, count: int) -> int:
+    """Objects with two versions each, a third of them deleted (a delete marker on top): returns all entries."""
+    entries = 0
+    for index in range(count):
+        key = f"docs/{index:03d}.txt"
+        tenant.put(key, b"v1", bucket=bucket)
+        tenant.put(key, b"v2-longer", bucket=bucket)
+        entries += 2
+        if index % 3 == 0:
+            tenant.s3.delete_object(Bucket=bucket.s3_bucket, Key=key)
+            entries += 1
+    return entries
+
+
+def test_purge_of_versioned_bucket_leaves_no_version_and_no_marker(stack, tenant, engine):
+    bucket = tenant.add_bucket("archive", versioned=True)
+    entries = _versioned_history(tenant, bucket, 15)
+    bystander = tenant.add_bucket("keep", versioned=True)
+    tenant.put("survivor.txt", b"keep me", bucket=bystander)
+
+    body = response_json(purge(tenant, "archive"))
+    TaskHarness(stack).drain()
+
+    task = get_task(body["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == entries == task.counts.versions_listed
+    assert task.counts.objects_listed == 30
+    assert task.counts.bytes_freed == 15 * (len(b"v1") + len(b"v2-longer"))
+    assert task.bucket_empty_at_end is True
+    assert tenant.versions(bucket) == []
+    assert [key for key, _, _ in tenant.versions(bystander)] == ["survivor.txt"]
+    stack.s3.delete_bucket(Bucket=bucket.s3_bucket)
+    assert_owner_on_every_call(engine, tenant)
+
+
+def test_versioned_purge_survives_moto_empty_page_after_deleted_marker_version(stack, tenant, engine):
+    """moto answers an empty page when the version named by VersionIdMarker was deleted meanwhile (S3 does not):
+    deleting each page before the next is listed triggers it, and the verification sweep still empties the bucket."""
+    bucket = tenant.add_bucket("archive", versioned=True)
+    entries = _versioned_history(tenant, bucket, 12)
+
+    harness = TaskHarness(stack, deletion_batch_size=10)
+    body = response_json(purge(tenant, "archive"))
+    harness.drain()
+
+    task = get_task(body["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    # The first pass missed versions (moto's empty page); a sweep found and deleted them.
+    assert any(int(chunk["pass_number"]) >= 2 and int(chunk["deleted"]) for chunk in chunk_records(stack, task.id))
+    assert task.counts.deleted == entries == task.counts.versions_listed
+    assert tenant.versions(bucket) == []
+
+
+def test_object_lock_keys_are_reported_never_counted_deleted_and_the_task_fails(stack, tenant, engine):
+    bucket = tenant.add_bucket("vault", object_lock=True)
+    for index in range(10):
+        tenant.put(f"free/{index}.bin", b"payload", bucket=bucket)
+    tenant.put("held.bin", b"payload", bucket=bucket, ObjectLockLegalHoldStatus="ON")
+    tenant.put("retained.bin", b"payload", bucket=bucket, ObjectLockMode="COMPLIANCE",
+               ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(days=1))
+
+    body = response_json(purge(tenant, "vault"))
+    TaskHarness(stack).drain()
+
+    task = get_task(body["task"]["id"])
+    assert task.status == TaskStatus.FAILED
+    assert task.counts.deleted == 10
+    assert task.counts.failed == 2
+    assert task.bucket_empty_at_end is False
+    assert "2 versions could not be deleted" in (task.last_error or "")
+    failures = failures_of(task.id)
+    assert sorted(failure.key for failure in failures) == ["held.bin", "retained.bin"]
+    assert {failure.code for failure in failures} == {"AccessDenied"}
+    assert sorted(key for key, _, _ in tenant.versions(bucket)) == ["held.bin", "retained.bin"]
+
+
+def test_duplicate_delivery_of_every_batch_counts_each_version_once(stack, tenant, engine):
+    keys = fill(tenant, 30)
+    body = response_json(purge(tenant))
+    TaskHarness(stack, duplicate_deliveries=True).drain()
+
+    task = get_task(body["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED
+    assert task.counts.deleted == len(keys)
+    assert task.counts.chunks_done == task.counts.chunks_total
+    assert tenant.keys() == []
+
+
+def test_batch_delete_crashing_after_s3_deleted_is_retried_and_counted_once(stack, tenant, engine):
+    keys = fill(tenant, 30)
+
+    def crash_on_second_and_third_call(operation, arguments, calls):
+        if operation == "delete_objects" and calls in (2, 3):
+            raise SimulatedCrash()
+
+    engine.after_call = crash_on_second_and_third_call
+    harness = TaskHarness(stack)
+    body = response_json(purge(tenant))
+    run = harness.drain()
+
+    task = get_task(body["task"]["id"])
+    assert run.crashes == 2
+    assert task.status == TaskStatus.COMPLETED
+    assert task.counts.deleted == len(keys)
+    assert tenant.keys() == []
+
+
+def test_slowdown_on_calls_and_keys_slows_the_purge_never_corrupts_counts(stack, tenant, engine):
+    bucket = tenant.add_bucket("busy", versioned=True)
+    entries = _versioned_history(tenant, bucket, 12)
+    engine.slowdown_call_share = 0.3
+    engine.retryable_key_share = 0.3
+
+    body = response_json(purge(tenant, "busy"))
+    TaskHarness(stack).drain()
+
+    task = get_task(body["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == entries
+    assert task.counts.failed == 0
+    assert tenant.versions(bucket) == []
+    retried = [call for call in engine.calls if call.operation == "delete_objects"]
+    assert len(retried) > task.counts.chunks_total
+
+
+def test_incomplete_multipart_uploads_are_aborted(stack, tenant, engine):
+    fill(tenant, 3)
+    for index in range(2):
+        tenant.s3.create_multipart_upload(Bucket=tenant.bucket.s3_bucket, Key=f"big/{index}.bin")
+
+    body = response_json(purge(tenant))
+    TaskHarness(stack).drain()
+
+    task = get_task(body["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED
+    assert task.counts.uploads_aborted == 2
+    assert tenant.s3.list_multipart_uploads(Bucket=tenant.bucket.s3_bucket).get("Uploads", []) == []
+    stack.s3.delete_bucket(Bucket=tenant.bucket.s3_bucket)
+
+
+def test_objects_written_during_a_purge_survive_and_the_task_says_the_bucket_is_not_empty(stack, tenant, engine):
+    keys = fill(tenant, 20)
+    written: list[str] = []
+
+    def write_during_purge(step: int) -> None:
+        if step == 1:
+            # S3 stamps LastModified in whole seconds: write in a later second than the purge began.
+            time.sleep(1.05)
+            for index in range(3):
+                tenant.put(f"new/{index}.bin", b"fresh")
+                written.append(f"new/{index}.bin")
+
+    body = response_json(purge(tenant))
+    TaskHarness(stack, after_listing_step=write_during_purge).drain()
+
+    task = get_task(body["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED
+    assert task.counts.deleted == len(keys)
+    assert task.bucket_empty_at_end is False
+    assert tenant.keys() == written
+
+
+def test_purge_with_the_same_idempotency_key_returns_the_same_task(stack, tenant, engine):
+    fill(tenant, 3)
+    first = response_json(purge(tenant, headers={"Idempotency-Key": "purge-1"}))
+    again = purge(tenant, headers={"Idempotency-Key": "purge-1"})
+    assert again["statusCode"] == 200
+    assert response_json(again)["task"]["id"] == first["task"]["id"]
+
+    TaskHarness(stack).drain()
+    after = response_json(purge(tenant, headers={"Idempotency-Key": "purge-1"}))
+    assert after["task"] == {"id": first["task"]["id"], "status": "completed"}
+
+
+def test_same_idempotency_key_with_a_different_request_is_refused(stack, tenant, engine):
+    other = tenant.add_bucket("other")
+    tenant.put("a.bin", b"x", bucket=other)
+    purge(tenant, headers={"Idempotency-Key": "purge-1"})
+    refused = purge(tenant, "other", headers={"Idempotency-Key": "purge-1"})
+    assert refused["statusCode"] == 409
+    assert response_json(refused)["error"] == "conflict"
+    assert tenant.keys(other) == ["a.bin"]
+
+
+def test_second_purge_of_a_bucket_gets_the_running_task(stack, tenant, engine):
+    fill(tenant, 3)
+    first = response_json(purge(tenant))
+    second = response_json(purge(tenant))
+    assert second["task"]["id"] == first["task"]["id"]
+
+    TaskHarness(stack).drain()
+    third = response_json(purge(tenant))
+    assert third["task"]["id"] != first["task"]["id"]
+
+
+@pytest.mark.parametrize(("headers", "bucket", "status", "code"), [
+    ({}, "photos", 401, "unauthorized"),
+    ({"X-Api-Key": "erk_nope_nope"}, "photos", 401, "unauthorized"),
+    (None, "missing", 404, "not_found"),
+    (None, "photos", 400, "validation_error"),
+])
+def test_purge_refusals_delete_nothing(stack, tenant, engine, headers, bucket, status, code):
+    fill(tenant, 2)
+    if headers is None:
+        headers = {**tenant.headers, "Idempotency-Key": "x" * 300} if bucket == "photos" else tenant.headers
+    event = api_event("DELETE", "/storage/obj/{bucket}/purge", {"bucket": bucket}, headers=headers)
+    response = invoke("purge_bucket", event)
+    assert response["statusCode"] == status
+    assert response_json(response)["error"] == code
+    TaskHarness(stack).drain()
+    assert len(tenant.keys()) == 2
+
+
+def test_purge_needs_the_buckets_purge_scope(stack, tenant, engine):
+    fill(tenant, 2)
+    api_key = tenant.key_with_scopes("tasks:read")
+    event = api_event("DELETE", "/storage/obj/{bucket}/purge", {"bucket": "photos"}, headers={"X-Api-Key": api_key})
+    response = invoke("purge_bucket", event)
+    assert response["statusCode"] == 403
+    assert len(tenant.keys()) == 2
+
+
+def test_another_organizations_bucket_is_not_found(stack, tenant, other_tenant, engine):
+    fill(other_tenant, 2)
+    response = purge(tenant, other_tenant.bucket.name + "-x")
+    assert response["statusCode"] == 404
+    event = api_event("DELETE", "/storage/obj/{bucket}/purge", {"bucket": other_tenant.bucket.id},
+                      headers=tenant.headers)
+    assert invoke("purge_bucket", event)["statusCode"] == 404
+    assert len(other_tenant.keys()) == 2
+
+
+def test_running_purge_answers_with_retry_after(stack, tenant, engine):
+    fill(tenant, 2)
+    response = purge(tenant)
+    assert response_header(response, "Retry-After").isdigit()
