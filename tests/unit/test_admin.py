@@ -172,6 +172,7 @@ def test_stage_option_names_the_tables_as_the_template_does(stack: AwsStack, cap
 def test_local_option_reads_the_state_file(stack: AwsStack, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     state = tmp_path / "local.json"
     state.write_text(json.dumps({"environment": {"TENANCY_TABLE": stack.environment["TENANCY_TABLE"]}}))
-    run(capsys, "--local", str(state), "create-org", "--sub-domain", "viastate", "--account-id", "123456789012")
+    run(capsys, "--local", "--state-file", str(state), "create-org", "--sub-domain", "viastate", "--account-id",
+        "123456789012")
     assert [org["sub_domain"] for org in run(capsys, "list-orgs")["organizations"]] == ["viastate"]
-    assert "not found" in fail(capsys, "--local", str(tmp_path / "missing.json"), "list-orgs")
+    assert "not found" in fail(capsys, "--local", "--state-file", str(tmp_path / "missing.json"), "list-orgs")

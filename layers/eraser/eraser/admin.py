@@ -3,8 +3,8 @@
 ``python -m eraser.admin <command> ...`` (or ``eraser-admin``) works against whatever backend boto3 points at:
 ``AWS_ENDPOINT_URL`` for the local stack or LocalStack, otherwise the account of the current credentials. Table names
 come from the same variables the functions get (``TENANCY_TABLE``, ``CREDENTIALS_TABLE``, ``STAGE``...);
-``--stage S`` derives them as the template names them (``eraser-S-tenancy``), and ``--local [STATE_FILE]`` takes the
-backend and the tables of the running local stack (``.eraser/local.json``). Every command prints JSON.
+``--stage S`` derives them as the template names them (``eraser-S-tenancy``), and ``--local`` takes the backend and
+the tables of the running local stack (``.eraser/local.json``, or ``--state-file``). Every command prints JSON.
 """
 
 from __future__ import annotations
@@ -202,8 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eraser-admin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", help="derive table names from the stage (eraser-STAGE-tenancy, ...)")
-    parser.add_argument("--local", nargs="?", const=str(DEFAULT_LOCAL_STATE), metavar="STATE_FILE",
-                        help="use the running local stack (its backend and tables)")
+    parser.add_argument("--local", action="store_true", help="use the running local stack (its backend and tables)")
+    parser.add_argument("--state-file", type=Path,
+                        default=Path(os.environ.get("ERASER_LOCAL_STATE") or DEFAULT_LOCAL_STATE),
+                        help="the local stack's state file (default .eraser/local.json)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     command = commands.add_parser("create-org", help="create an organization")
@@ -261,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure(args: argparse.Namespace) -> None:
     if args.local:
-        state_file = Path(args.local)
+        state_file = args.state_file
         if not state_file.exists():
             raise AdminError(f"{state_file} not found: start the local stack with `make run`")
         state = json.loads(state_file.read_text(encoding="utf-8"))
