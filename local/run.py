@@ -41,7 +41,7 @@ def api_service(runner: Runner, stage: str, host: str, port: int, template: Path
     from samcli.lib.utils.stream_writer import StreamWriter
     from samcli.local.apigw.local_apigw_service import LocalApigwService
 
-    class ApigwService(LocalApigwService):  # type: ignore[misc]
+    class ApigwService(LocalApigwService):
         """SAM CLI's emulation, with the request context API Gateway really sends: SAM computes ``requestId`` and
         ``requestTime`` once per process (default arguments), puts the resource template in ``path`` and a constant
         user agent in ``identity``."""
