@@ -52,6 +52,8 @@ def provision(session: Any, stage: str = "local", template: dict[str, Any] | Non
         if properties.get("GlobalSecondaryIndexes"):
             arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
         dynamodb.create_table(**arguments)
+        # On AWS (and LocalStack) a table is CREATING for a while and refuses UpdateTimeToLive until ACTIVE.
+        dynamodb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         ttl = properties.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             dynamodb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)

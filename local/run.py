@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     # Quiet SAM's per-request chatter; keep its warnings.
     logging.getLogger("samcli").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
     with socket.socket() as probe:
