@@ -25,5 +25,5 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="TrashPurgesNotStarted", unit=MetricUnit.Count, value=run.failed)
     logger.info("Scheduled trash purge", extra={"scheduled_at": scheduled.time.isoformat(), "started": run.started,
                                                 "already_running": run.skipped, "failed": run.failed})
-    return {"started": run.started, "already_running": run.skipped, "failed": run.failed,
-            "purges": [purge.model_dump(mode="json") for purge in run.purges]}
+    return {"requested_by": run.requested_by, "started": run.started, "already_running": run.skipped,
+            "failed": run.failed, "purges": [purge.model_dump(mode="json") for purge in run.purges]}

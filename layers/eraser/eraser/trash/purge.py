@@ -82,6 +82,7 @@ class ScheduledPurge(BaseModel):
 
 
 class ScheduledRun(BaseModel):
+    requested_by: str
     started_at: datetime
     purges: list[ScheduledPurge]
 
@@ -105,6 +106,7 @@ def purge_expired_trash(*, tenancy: TenancyRepository | None = None, clock: Cloc
     recorded and the others still get their purge."""
     tenancy = tenancy or TenancyRepository()
     now = clock()
+    requested_by = f"{SCHEDULE_REQUESTER}:{new_id('run')}"
     purges: list[ScheduledPurge] = []
     for organization in tenancy.list_organizations():
         for bucket in trash_buckets(tenancy.list_buckets(organization.id)):
@@ -112,15 +114,15 @@ def purge_expired_trash(*, tenancy: TenancyRepository | None = None, clock: Cloc
             purge = ScheduledPurge(organization_id=organization.id, bucket_id=bucket.id, superseded_before=cutoff)
             selection = Selection.trash(superseded_before=cutoff)
             try:
-                task = create_task(organization, TaskKind.TRASH_PURGE, [bucket], requested_by=SCHEDULE_REQUESTER,
+                task = create_task(organization, TaskKind.TRASH_PURGE, [bucket], requested_by=requested_by,
                                    selection=selection, exclusive=True)
             except Exception as error:  # noqa: BLE001 - one bucket's failure must not stop the others' purges
                 logger.exception("Scheduled trash purge not started", extra={"bucket_id": bucket.id})
                 purge.error = f"{type(error).__name__}: {error}"
             else:
                 purge.task_id = task.id
-                # The engine answers an exclusive request on a locked bucket with the task that holds the lock:
-                # a task that is not the one asked for (another kind, or another run's cutoff).
-                purge.already_running = (task.kind, task.selection) != (TaskKind.TRASH_PURGE, selection)
+                # The engine answers an exclusive request on a locked bucket with the task that holds the lock,
+                # which another requester (another run, or a user's purge) created.
+                purge.already_running = task.requested_by != requested_by
             purges.append(purge)
-    return ScheduledRun(started_at=now, purges=purges)
+    return ScheduledRun(requested_by=requested_by, started_at=now, purges=purges)
