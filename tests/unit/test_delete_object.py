@@ -8,7 +8,9 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 
+from eraser import aws
 from eraser.auth import CredentialStore
 from eraser.tenancy import BucketConfiguration, OrganizationStatus, TenancyRepository, utc_now
 from tests.support import Tenant, api_event, invoke, load_event, response_header
@@ -546,6 +548,23 @@ def test_suspended_organization_is_all_access_disabled_and_deletes_nothing(tenan
 
 def test_credentials_are_checked_before_the_request_is_validated(tenant):
     assert_error(delete(tenant, "doc.txt", version_id="not valid", credentials={}), 403, "AccessDenied")
+
+
+# --- S3's own refusals -------------------------------------------------------------------------------------------------
+def test_s3_slow_down_is_503_slow_down_with_retry_after(tenant):
+    with Stubber(aws.s3()) as stubber:
+        stubber.add_client_error("delete_object", service_error_code="SlowDown", http_status_code=503)
+        response = delete(tenant, "doc.txt")
+    fields = assert_error(response, 503, "SlowDown")
+    assert fields["Message"] == "Reduce your request rate."
+    assert response_header(response, "Retry-After") == "1"
+
+
+def test_s3_conditional_conflict_is_409(tenant):
+    with Stubber(aws.s3()) as stubber:
+        stubber.add_client_error("delete_object", service_error_code="ConditionalRequestConflict", http_status_code=409)
+        response = delete(tenant, "doc.txt")
+    assert_error(response, 409, "ConditionalRequestConflict")
 
 
 # --- the event file ----------------------------------------------------------------------------------------------------

@@ -161,7 +161,6 @@ class S3ObjectVersions:
 
     def __init__(self, s3_bucket: str, request: DeleteObjectRequest, client: Any | None = None) -> None:
         self._s3 = client or aws.s3()
-        self._bucket = s3_bucket
         self._request = request
         self._common: dict[str, Any] = {"Bucket": s3_bucket, "Key": request.key}
         if request.expected_bucket_owner is not None:
