@@ -221,7 +221,7 @@ class EventSources:
     """Threads that poll the queues and fire the schedules until ``stop``."""
 
     def __init__(self, sources: list[SqsSource | ScheduleSource], invoke: Invoke, sqs: Any, *,
-                 max_concurrency: int = 4, speedup: float = 1.0, poll_wait_seconds: int = 1) -> None:
+                 max_concurrency: int = 4, speedup: float = 1.0, poll_wait_seconds: int = 5) -> None:
         self.sources = sources
         self._invoke = invoke
         self._sqs = sqs
@@ -244,20 +244,26 @@ class EventSources:
         thread.start()
         self._threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, grace_seconds: float = 2.0) -> None:
+        """Stop polling. A poller still inside a long poll is abandoned (daemon thread): it receives nothing it could
+        lose, since an undelivered message simply becomes visible again after the visibility timeout."""
         self._stopping.set()
+        deadline = time.monotonic() + grace_seconds
         for thread in self._threads:
-            thread.join(timeout=self._poll_wait + 5)
+            thread.join(timeout=max(deadline - time.monotonic(), 0))
 
     # SQS ------------------------------------------------------------------------------------------------------------
     def _poll(self, source: SqsSource) -> None:
         while not self._stopping.is_set():
             try:
                 messages = self.receive_batch(source)
-                if messages and not self._stopping.is_set():
+                if messages and self._stopping.is_set():
+                    self._release(source, messages)
+                elif messages:
                     self.deliver(source, messages)
             except Exception:
-                LOG.exception("polling %s for %s failed", source.queue_url, source.function)
+                if not self._stopping.is_set():
+                    LOG.exception("polling %s for %s failed", source.queue_url, source.function)
                 self._stopping.wait(1)
 
     def receive_batch(self, source: SqsSource) -> list[dict[str, Any]]:
@@ -290,6 +296,13 @@ class EventSources:
             self._sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=[
                 {"Id": str(number), "ReceiptHandle": message["ReceiptHandle"]}
                 for number, message in enumerate(done[start:start + 10])])
+
+    def _release(self, source: SqsSource, messages: list[dict[str, Any]]) -> None:
+        # Received while stopping: make them visible again now rather than after the visibility timeout.
+        for start in range(0, len(messages), 10):
+            self._sqs.change_message_visibility_batch(QueueUrl=source.queue_url, Entries=[
+                {"Id": str(number), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+                for number, message in enumerate(messages[start:start + 10])])
 
     # schedules ------------------------------------------------------------------------------------------------------
     def _schedule(self, source: ScheduleSource) -> None:
