@@ -93,19 +93,29 @@ class TrashSelection:
     selected: list[ListedVersion]
     previous_key: str | None
     previous_modified: datetime | None
+    # A selected delete marker on top of its key, held until the listing shows whether versions lie beneath it.
+    held_marker: ListedVersion | None
 
 
 def trashed_before(entries: list[ListedVersion], superseded_before: datetime, *, previous_key: str | None,
-                   previous_modified: datetime | None) -> TrashSelection:
+                   previous_modified: datetime | None, held_marker: ListedVersion | None = None) -> TrashSelection:
     """Noncurrent versions and delete markers trashed at or before ``superseded_before``.
 
     A version is trashed when the next newer entry of its key (a version or a delete marker) was written, so its
     trashed-at time is that entry's LastModified; a delete marker is trashed at its own LastModified. The newest
     entry of a key that is a version is the live object and is never selected. ``previous_*`` carry the last entry of
-    the previous page, because a key's versions may span pages."""
+    the previous page, because a key's versions may span pages.
+
+    A delete marker on top of its key is only selected once no version lies beneath it: deleting it first would bring
+    the version beneath back to life until that version's own batch ran (and, if that batch failed, for good). With
+    versions beneath, the versions go in this pass and the marker in the verification pass that follows. The caller
+    passes ``held_marker`` from page to page and selects it after the last page."""
     selected: list[ListedVersion] = []
     for entry in entries:
         newest_of_key = entry.key != previous_key
+        if held_marker is not None and newest_of_key:
+            selected.append(held_marker)
+        held_marker = None
         if entry.is_delete_marker:
             trashed_at: datetime | None = entry.last_modified
         elif newest_of_key:
@@ -113,9 +123,12 @@ def trashed_before(entries: list[ListedVersion], superseded_before: datetime, *,
         else:
             trashed_at = previous_modified
         if trashed_at is not None and trashed_at <= superseded_before:
-            selected.append(entry)
+            if entry.is_delete_marker and newest_of_key:
+                held_marker = entry
+            else:
+                selected.append(entry)
         previous_key, previous_modified = entry.key, entry.last_modified
-    return TrashSelection(selected, previous_key, previous_modified)
+    return TrashSelection(selected, previous_key, previous_modified, held_marker)
 
 
 def bucket_is_empty(s3: Any, bucket: str, owner: str) -> bool:

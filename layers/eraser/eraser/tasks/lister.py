@@ -132,10 +132,21 @@ def _next_page(task: Task, cursor: ListingCursor) -> tuple[list[ListedVersion], 
                               version_marker=cursor.version_marker, page_size=engine_settings().listing_page_size)
     if task.selection.mode == SelectionMode.TRASH:
         assert task.selection.superseded_before is not None
+        held = None
+        if cursor.held_marker_key is not None and cursor.held_marker_modified is not None:
+            held = ListedVersion(cursor.held_marker_key, cursor.held_marker_version, 0, cursor.held_marker_modified,
+                                 True, True)
         trash = trashed_before(page.entries, task.selection.superseded_before, previous_key=cursor.previous_key,
-                               previous_modified=cursor.previous_modified)
+                               previous_modified=cursor.previous_modified, held_marker=held)
         selected = trash.selected
         cursor.previous_key, cursor.previous_modified = trash.previous_key, trash.previous_modified
+        marker = trash.held_marker
+        if marker is not None and page.is_last:
+            selected.append(marker)
+            marker = None
+        cursor.held_marker_key = marker.key if marker else None
+        cursor.held_marker_version = marker.version_id if marker else None
+        cursor.held_marker_modified = marker.last_modified if marker else None
     else:
         # A purge works on what the bucket held when it was asked for; deleting a bucket takes everything.
         cutoff = None if task.kind == TaskKind.DELETE_BUCKET else task.snapshot_at
@@ -172,3 +183,4 @@ def _next_target(cursor: ListingCursor) -> None:
     cursor.key_marker = cursor.version_marker = cursor.continuation_token = None
     cursor.keys_offset = cursor.prefix_index = 0
     cursor.previous_key = cursor.previous_modified = None
+    cursor.held_marker_key = cursor.held_marker_version = cursor.held_marker_modified = None

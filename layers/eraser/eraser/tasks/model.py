@@ -113,6 +113,9 @@ class ListingCursor(BaseModel):
     # The trash selection needs the previous entry of the same key (the version that superseded this one).
     previous_key: str | None = None
     previous_modified: datetime | None = None
+    held_marker_key: str | None = None
+    held_marker_version: str | None = None
+    held_marker_modified: datetime | None = None
     # Chunk sequence numbers are assigned deterministically from the cursor, so re-listing a step after a crash
     # produces the same chunk ids and duplicate chunks are not counted twice.
     next_seq: int = 0
