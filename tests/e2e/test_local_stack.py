@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -129,6 +130,34 @@ def test_admin_command_works_against_the_stack(local_stack: LocalStack) -> None:
     assert response.status == 204, response.text
     assert not local_stack.exists("a.txt", s3_bucket=bucket["s3_bucket"])
 
+
+
+def test_a_purge_runs_through_the_queues_to_completion(local_stack: LocalStack) -> None:
+    """API function -> listing queue -> ListingFunction -> deletion queue -> BatchDeleteFunction, all on the
+    stack's pollers: more keys than one DeleteObjects call takes, in a versioned bucket."""
+    organization = local_stack.admin("create-org", "--sub-domain", "e2e-purge", "--account-id", "123456789012")
+    key = local_stack.admin("issue-key", "--org", organization["id"])["api_key"]
+    bucket = local_stack.admin("register-bucket", "--org", organization["id"], "--name", "big", "--create",
+                               "--versioned")["s3_bucket"]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda number: local_stack.put(f"data/{number:05d}.bin", s3_bucket=bucket), range(1200)))
+    local_stack.client("s3").delete_object(Bucket=bucket, Key="data/00000.bin")  # plus a delete marker
+
+    started = local_stack.request("DELETE", "/storage/obj/big/purge", headers={"X-Api-Key": key})
+    assert started.status == 200, started.text
+    task_id = started.json()["task"]["id"]
+
+    deadline = time.monotonic() + 180
+    while True:
+        polled = local_stack.request("GET", f"/v1/tasks/{task_id}", headers={"X-Api-Key": key})
+        assert polled.status == 200, polled.text
+        if polled.json()["status"] in ("COMPLETED", "FAILED", "CANCELED"):
+            break
+        assert time.monotonic() < deadline, polled.text
+        time.sleep(0.5)
+    assert polled.json()["status"] == "COMPLETED", polled.text
+    versions = local_stack.client("s3").list_object_versions(Bucket=bucket)
+    assert versions.get("Versions", []) == [] and versions.get("DeleteMarkers", []) == []
 
 # --- API Gateway faithfulness, on a template of fake functions ---------------------------------------------------
 EMULATION_TEMPLATE = """
