@@ -159,6 +159,21 @@ def test_a_purge_runs_through_the_queues_to_completion(local_stack: LocalStack) 
     versions = local_stack.client("s3").list_object_versions(Bucket=bucket)
     assert versions.get("Versions", []) == [] and versions.get("DeleteMarkers", []) == []
 
+
+def test_the_backend_redrives_to_the_dead_letter_queue_after_max_receive_count(local_stack: LocalStack) -> None:
+    """What failed batches rely on: the moto server moves a message to the DLQ once received maxReceiveCount times."""
+    sqs = local_stack.client("sqs")
+    dlq = sqs.create_queue(QueueName="e2e-redrive-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName="e2e-redrive", Attributes={
+        "VisibilityTimeout": "0", "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})
+    sqs.send_message(QueueUrl=queue["QueueUrl"], MessageBody="poison")
+    counts = [sqs.receive_message(QueueUrl=queue["QueueUrl"], AttributeNames=["All"])["Messages"][0]["Attributes"]
+              ["ApproximateReceiveCount"] for _ in range(3)]
+    assert counts == ["1", "2", "3"]
+    assert sqs.receive_message(QueueUrl=queue["QueueUrl"]).get("Messages", []) == []
+    assert sqs.receive_message(QueueUrl=dlq)["Messages"][0]["Body"] == "poison"
+
 # --- API Gateway faithfulness, on a template of fake functions ---------------------------------------------------
 EMULATION_TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
