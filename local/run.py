@@ -125,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
-    # Quiet SAM's per-request chatter; keep its warnings.
+    # Keep werkzeug's access log; quiet SAM's chatter (it warns "Lambda returned empty body!" on every 204).
     logging.getLogger("samcli").setLevel(logging.WARNING)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("samcli.local.apigw.local_apigw_service").setLevel(logging.ERROR)
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
     with socket.socket() as probe:
