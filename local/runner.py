@@ -143,7 +143,7 @@ class Worker:
             reply = self._reply(self.spec.timeout)
         except TimeoutError:
             self.stop(kill=True)
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
             message = f"{stamp} {request_id} Task timed out after {self.spec.timeout:.2f} seconds"
             sys.stderr.write(message + "\n")
             return Invocation({"errorMessage": message}, failed=True)
@@ -229,7 +229,8 @@ class Runner:
         self._pools = {name: FunctionPool(spec, python, concurrency) for name, spec in specs.items()}
 
     def call(self, function: str, event: str | dict[str, Any]) -> Invocation:
-        event_text = event if isinstance(event, str) else json.dumps(event)
+        # One line of the protocol: re-encode, since a caller's JSON text may span lines.
+        event_text = json.dumps(json.loads(event) if isinstance(event, str) else event)
         return self._pools[function].invoke(event_text, str(uuid.uuid4()))
 
     def invoke(self, function_identifier: str, event: str, *, stdout: Any = None, stderr: Any = None,
