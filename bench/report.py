@@ -1,0 +1,232 @@
+"""Medians, ratios, targets and the table. Pure functions over the run records, so they are unit-tested."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.contenders import ERASER, LIMIT, PEER
+
+# Targets from the benchmarks issue.
+PURGE_VS_BEST_PEER = 1.0
+PURGE_VS_AWS_CLI = 10.0
+BULK_VS_DELETE_LIMIT = 0.8
+KEYS_PER_DELETE_CALL = 990
+WORKER_MEMORY_MB = 128
+AWS_CLI = "aws s3 rm --recursive"
+TASK_LIFECYCLE_WRITES = 6
+
+
+@dataclass
+class Record:
+    """One contender's run on one freshly populated bucket."""
+
+    scenario: str
+    contender: str
+    role: str
+    run: int
+    objects: int
+    seconds: float
+    left: int | None
+    wrongly_deleted: int = 0
+    listed: int | None = None
+    error: str | None = None
+    requests: dict[str, int] = field(default_factory=dict)
+    deleted_keys_in_calls: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.objects / self.seconds if self.seconds > 0 and not self.error else 0.0
+
+
+@dataclass
+class Summary:
+    scenario: str
+    contender: str
+    role: str
+    objects: int
+    runs: int
+    seconds: float | None
+    rate: float | None
+    ratio_to_best_peer: float | None
+    left: int | None
+    wrongly_deleted: int
+    errors: list[str]
+    requests: dict[str, float]
+    keys_per_delete_call: float | None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _median_requests(records: list[Record]) -> dict[str, float]:
+    operations = sorted({operation for record in records for operation in record.requests})
+    return {operation: float(statistics.median(record.requests.get(operation, 0) for record in records))
+            for operation in operations}
+
+
+def summarize(records: list[Record], notes: dict[tuple[str, str], str] | None = None) -> list[Summary]:
+    """One line per (scenario, contender), in first-seen order; ratios against the best peer's median rate."""
+    notes = notes or {}
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        groups.setdefault((record.scenario, record.contender), []).append(record)
+    summaries: list[Summary] = []
+    for (scenario, contender), group in groups.items():
+        good = [record for record in group if not record.error]
+        lefts = [record.left for record in group if record.left is not None]
+        delete_calls = sum(record.requests.get("s3:DeleteObjects", 0) for record in good)
+        summaries.append(Summary(
+            scenario=scenario, contender=contender, role=group[0].role, objects=group[0].objects, runs=len(good),
+            seconds=median([record.seconds for record in good]),
+            rate=median([record.rate for record in good]),
+            ratio_to_best_peer=None,
+            left=max(lefts) if lefts else None,
+            wrongly_deleted=max(record.wrongly_deleted for record in group),
+            errors=sorted({record.error for record in group if record.error}),
+            requests=_median_requests(good),
+            keys_per_delete_call=(sum(record.deleted_keys_in_calls for record in good) / delete_calls
+                                  if delete_calls else None),
+            note=notes.get((scenario, contender), ""),
+        ))
+    for scenario in {summary.scenario for summary in summaries}:
+        best = best_peer(summaries, scenario)
+        for summary in summaries:
+            if summary.scenario == scenario and best and best.rate and summary.rate is not None:
+                summary.ratio_to_best_peer = summary.rate / best.rate
+    return summaries
+
+
+def best_peer(summaries: list[Summary], scenario: str) -> Summary | None:
+    """The fastest peer that removed everything it should have (a tool that leaves objects behind is not a bar)."""
+    peers = [summary for summary in summaries if summary.scenario == scenario and summary.role == PEER
+             and summary.rate and not summary.left and not summary.errors]
+    return max(peers, key=lambda summary: summary.rate or 0.0, default=None)
+
+
+def per_run_wins(records: list[Record], scenario: str) -> tuple[int, int]:
+    """In how many runs Eraser was at least as fast as that run's best peer (peers interleave with it)."""
+    runs = sorted({record.run for record in records if record.scenario == scenario})
+    wins = compared = 0
+    for run in runs:
+        these = [record for record in records if record.scenario == scenario and record.run == run]
+        eraser = [record.rate for record in these if record.role == ERASER and not record.error and not record.left]
+        peers = [record.rate for record in these if record.role == PEER and not record.error and not record.left]
+        if eraser and peers:
+            compared += 1
+            wins += eraser[0] >= max(peers)
+    return wins, compared
+
+
+@dataclass
+class Verdict:
+    target: str
+    met: bool | None  # None: could not be measured in this run
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _eraser(summaries: list[Summary], scenario: str) -> Summary | None:
+    return next((s for s in summaries if s.scenario == scenario and s.role == ERASER), None)
+
+
+def verdicts(summaries: list[Summary], scenario: str, kind: str, objects_expected: int,
+             unavailable: str | None = None) -> list[Verdict]:
+    eraser = _eraser(summaries, scenario)
+    found: list[Verdict] = []
+    if eraser is None or not eraser.rate:
+        reason = (eraser.errors[0] if eraser and eraser.errors else unavailable or "not run")
+        return [Verdict(f"{scenario}: Eraser measured", None, f"Eraser contender unavailable: {reason}")]
+    found.append(Verdict(f"{scenario}: nothing left behind", eraser.left == 0 and not eraser.wrongly_deleted,
+                         f"{eraser.left} objects left, {eraser.wrongly_deleted} deleted that should have stayed"))
+    if kind in {"purge", "purge-versioned"}:
+        best = best_peer(summaries, scenario)
+        if best and best.rate:
+            found.append(Verdict(f"{scenario}: Eraser >= best peer", eraser.rate >= PURGE_VS_BEST_PEER * best.rate,
+                                 f"{eraser.rate:,.0f}/s vs {best.contender} {best.rate:,.0f}/s "
+                                 f"(x{eraser.rate / best.rate:.2f})"))
+        aws = next((s for s in summaries if s.scenario == scenario and s.contender == AWS_CLI and s.rate), None)
+        if aws and aws.rate:
+            found.append(Verdict(f"{scenario}: Eraser >= 10x aws s3 rm", eraser.rate >= PURGE_VS_AWS_CLI * aws.rate,
+                                 f"x{eraser.rate / aws.rate:.1f} ({aws.rate:,.0f}/s on {aws.objects:,} objects)"))
+    else:
+        limit = next((s for s in summaries if s.scenario == scenario and s.role == LIMIT and s.rate), None)
+        if limit and limit.rate:
+            found.append(Verdict(f"{scenario}: Eraser >= 0.8 x DeleteObjects limit",
+                                 eraser.rate >= BULK_VS_DELETE_LIMIT * limit.rate,
+                                 f"{eraser.rate:,.0f}/s vs {limit.rate:,.0f}/s (x{eraser.rate / limit.rate:.2f})"))
+    found += request_verdicts(eraser, scenario, objects_expected)
+    return found
+
+
+def request_verdicts(eraser: Summary, scenario: str, objects_expected: int, partitions: int = 16) -> list[Verdict]:
+    requests = eraser.requests
+    calls = requests.get("s3:DeleteObjects", 0)
+    found = [Verdict(f"{scenario}: >= {KEYS_PER_DELETE_CALL} keys per DeleteObjects call",
+                     eraser.keys_per_delete_call is not None and eraser.keys_per_delete_call >= KEYS_PER_DELETE_CALL
+                     if objects_expected >= 1000 else calls <= 1 + objects_expected // 1000,
+                     f"{calls:.0f} calls for {objects_expected:,} objects, "
+                     f"{eraser.keys_per_delete_call or 0:.0f} keys per call"),
+             Verdict(f"{scenario}: no single-key deletes", requests.get("s3:DeleteObject", 0) == 0,
+                     f"{requests.get('s3:DeleteObject', 0):.0f} DeleteObject calls")]
+    lists = requests.get("s3:ListObjectsV2", 0) + requests.get("s3:ListObjectVersions", 0) + \
+        requests.get("s3:ListObjects", 0)
+    allowed = -(-objects_expected // 1000) + partitions + 1
+    found.append(Verdict(f"{scenario}: list calls <= N/1000 + partitions", lists <= allowed,
+                         f"{lists:.0f} list calls (allowed {allowed})"))
+    progress = requests.get("tasks:writes", 0)
+    batches = max(1, -(-objects_expected // 1000))
+    # Creating, starting and finishing the task (and the bulk endpoint's task, if it makes one) are writes too.
+    allowed = batches + TASK_LIFECYCLE_WRITES
+    found.append(Verdict(f"{scenario}: task-progress writes <= 1 per batch", progress <= allowed,
+                         f"{progress:.0f} writes to the tasks table for {batches} batches "
+                         f"(allowed {allowed}: one per batch + {TASK_LIFECYCLE_WRITES} for the task's lifecycle)"))
+    return found
+
+
+def server_errors(requests: dict[str, float]) -> float:
+    """Requests the backend answered with a 5xx (and the client retried)."""
+    return sum(count for operation, count in requests.items() if operation.rsplit(":", 1)[-1].startswith("5"))
+
+
+def _number(value: float | None, digits: int = 0, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def table(summaries: list[Summary], scenario: str, skipped: list[tuple[str, str]] | None = None) -> str:
+    headers = ["contender", "objects", "seconds", "objects/s", "vs best peer", "left", "DeleteObjects",
+               "keys/call", "DeleteObject", "lists", "5xx", "note"]
+    rows = []
+    for summary in (s for s in summaries if s.scenario == scenario):
+        requests = summary.requests
+        lists = sum(requests.get(f"s3:{name}", 0) for name in ("ListObjectsV2", "ListObjectVersions", "ListObjects"))
+        note = summary.note or "; ".join(summary.errors)[:80]
+        if summary.role == LIMIT and summary.left is None:
+            note = note or "lists only, deletes nothing"
+        rows.append([summary.contender, f"{summary.objects:,}", _number(summary.seconds, 2),
+                     _number(summary.rate), _number(summary.ratio_to_best_peer, 2, "x"),
+                     "-" if summary.left is None else f"{summary.left:,}",
+                     _number(requests.get("s3:DeleteObjects")) if requests else "-",
+                     _number(summary.keys_per_delete_call), _number(requests.get("s3:DeleteObject")) if requests else "-",
+                     _number(lists) if requests else "-", _number(server_errors(requests)) if requests else "-",
+                     note])
+    for contender, reason in skipped or []:
+        rows.append([contender, *["-"] * (len(headers) - 2), f"skipped: {reason}"[:100]])
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(headers, widths, strict=True)),
+             "-|-".join("-" * width for width in widths)]
+    lines += [" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def verdict_lines(found: list[Verdict]) -> str:
+    marks = {True: "MET   ", False: "MISSED", None: "N/A   "}
+    return "\n".join(f"  {marks[verdict.met]} {verdict.target}: {verdict.detail}" for verdict in found)

@@ -1,0 +1,82 @@
+"""The bench's arithmetic: medians, the best peer, targets. Made-up numbers; no timing is measured here."""
+
+from __future__ import annotations
+
+from bench.contenders import ERASER, LIMIT, PEER
+from bench.report import Record, best_peer, per_run_wins, server_errors, summarize, table, verdicts
+
+
+def record(contender: str, role: str, seconds: float, run: int = 0, objects: int = 10_000, left: int | None = 0,
+           **requests: int) -> Record:
+    return Record(scenario="purge", contender=contender, role=role, run=run, objects=objects, seconds=seconds,
+                  left=left, requests={key.replace("__", ":"): value for key, value in requests.items()},
+                  deleted_keys_in_calls=1000 * requests.get("s3__DeleteObjects", 0))
+
+
+def test_summary_takes_the_median_of_runs_and_the_ratio_to_the_best_peer() -> None:
+    records = [record("s5cmd", PEER, seconds, run) for run, seconds in enumerate((5.0, 4.0, 100.0))]
+    records += [record("eraser", ERASER, seconds, run) for run, seconds in enumerate((2.0, 2.5, 3.0))]
+    summaries = {summary.contender: summary for summary in summarize(records)}
+    assert summaries["s5cmd"].seconds == 5.0
+    assert summaries["s5cmd"].rate == 2_000
+    assert summaries["eraser"].ratio_to_best_peer == 2.0
+
+
+def test_a_peer_that_leaves_objects_behind_is_not_the_bar() -> None:
+    records = [record("fast but wrong", PEER, 1.0, left=5_000), record("s5cmd", PEER, 5.0),
+               record("limit", LIMIT, 0.5)]
+    best = best_peer(summarize(records), "purge")
+    assert best is not None and best.contender == "s5cmd"
+
+
+def test_purge_targets_compare_eraser_with_best_peer_and_aws_cli() -> None:
+    records = [record("s5cmd", PEER, 5.0), record("aws s3 rm --recursive", PEER, 10.0, objects=2_000),
+               record("eraser", ERASER, 4.0, s3__DeleteObjects=10, s3__ListObjectsV2=11, tasks__writes=12)]
+    found = {verdict.target.split(": ", 1)[1]: verdict.met for verdict in verdicts(summarize(records), "purge",
+                                                                                  "purge", 10_000)}
+    assert found["Eraser >= best peer"] is True
+    assert found["Eraser >= 10x aws s3 rm"] is True
+    assert found["nothing left behind"] is True
+    assert found[">= 990 keys per DeleteObjects call"] is True
+    assert found["no single-key deletes"] is True
+    assert found["list calls <= N/1000 + partitions"] is True
+    assert found["task-progress writes <= 1 per batch"] is True
+
+
+def test_missed_targets_say_so() -> None:
+    records = [record("s5cmd", PEER, 2.0),
+               record("eraser", ERASER, 4.0, left=3, s3__DeleteObjects=10, s3__DeleteObject=7, tasks__writes=500)]
+    found = {verdict.target.split(": ", 1)[1]: verdict.met for verdict in verdicts(summarize(records), "purge",
+                                                                                  "purge", 10_000)}
+    assert found["Eraser >= best peer"] is False
+    assert found["nothing left behind"] is False
+    assert found["no single-key deletes"] is False
+    assert found["task-progress writes <= 1 per batch"] is False
+
+
+def test_bulk_target_is_a_share_of_the_delete_limit() -> None:
+    records = [record("limit: DeleteObjects", LIMIT, 1.0), record("eraser", ERASER, 1.2, s3__DeleteObjects=10)]
+    found = verdicts(summarize(records), "purge", "bulk-known-keys", 10_000)
+    share = next(verdict for verdict in found if "DeleteObjects limit" in verdict.target)
+    assert share.met is True
+
+
+def test_an_unavailable_eraser_is_reported_not_failed() -> None:
+    found = verdicts(summarize([record("s5cmd", PEER, 2.0)]), "purge", "purge", 10_000, unavailable="no engine")
+    assert [verdict.met for verdict in found] == [None]
+    assert "no engine" in found[0].detail
+
+
+def test_per_run_wins_compare_within_each_run() -> None:
+    records = [record("s5cmd", PEER, 5.0, 0), record("eraser", ERASER, 4.0, 0),
+               record("s5cmd", PEER, 3.0, 1), record("eraser", ERASER, 4.0, 1)]
+    assert per_run_wins(records, "purge") == (1, 2)
+
+
+def test_server_errors_add_up_every_5xx_operation() -> None:
+    assert server_errors({"s3:ListObjectVersions:500": 2, "s3:DeleteObjects:503": 1, "s3:DeleteObjects": 9}) == 3
+
+
+def test_table_lists_skipped_contenders_with_their_reason() -> None:
+    text = table(summarize([record("s5cmd", PEER, 2.0)]), "purge", [("aws s3 rm", "not installed")])
+    assert "s5cmd" in text and "skipped: not installed" in text
