@@ -34,6 +34,44 @@ DEFAULT_STATE_FILE = ROOT / ".eraser" / "local.json"
 LOG = logging.getLogger("eraser.local")
 
 
+RAW_HEADERS = "eraser.raw_headers"
+
+
+def _keep_raw_headers() -> None:
+    """werkzeug folds request headers into CGI variables, losing the client's case and joining repeated headers
+    with commas; API Gateway keeps both. Keep the header lines as received in the WSGI environ."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    if RAW_HEADERS in vars(WSGIRequestHandler):
+        return
+    make_environ = WSGIRequestHandler.make_environ
+
+    def make_environ_with_raw_headers(self: Any) -> Any:
+        environ = make_environ(self)
+        environ[RAW_HEADERS] = list(self.headers.items())
+        return environ
+
+    WSGIRequestHandler.make_environ = make_environ_with_raw_headers  # type: ignore[method-assign]
+    setattr(WSGIRequestHandler, RAW_HEADERS, True)
+
+
+def _proxy_headers(flask_request: Any, port: int, sam_headers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The request's headers as API Gateway passes them: the client's names and repeats, plus X-Forwarded-For,
+    X-Forwarded-Port, X-Forwarded-Proto and X-Amzn-Trace-Id."""
+    raw = flask_request.environ.get(RAW_HEADERS)
+    headers: dict[str, list[str]] = {}
+    for name, value in raw if raw is not None else [(n, v) for n, values in sam_headers.items() for v in values]:
+        headers.setdefault(name, []).append(value)
+    by_lower_name = {name.lower(): name for name in headers}
+    forwarded_for = by_lower_name.get("x-forwarded-for", "X-Forwarded-For")
+    headers[forwarded_for] = [", ".join([*headers.get(forwarded_for, []), flask_request.remote_addr])]
+    for name, value in (("X-Forwarded-Port", str(port)), ("X-Forwarded-Proto", flask_request.scheme)):
+        headers[by_lower_name.get(name.lower(), name)] = [value]
+    if "x-amzn-trace-id" not in by_lower_name:
+        headers["X-Amzn-Trace-Id"] = [f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"]
+    return headers
+
+
 def api_service(runner: Runner, stage: str, host: str, port: int, template: Path = TEMPLATE) -> Any:
     """SAM CLI's API Gateway emulation of every ``Api`` event of the template, invoking ``runner``."""
     from samcli.lib.providers.api_provider import ApiProvider
@@ -42,9 +80,9 @@ def api_service(runner: Runner, stage: str, host: str, port: int, template: Path
     from samcli.local.apigw.local_apigw_service import LocalApigwService
 
     class ApigwService(LocalApigwService):
-        """SAM CLI's emulation, with the request context API Gateway really sends: SAM computes ``requestId`` and
-        ``requestTime`` once per process (default arguments), puts the resource template in ``path`` and a constant
-        user agent in ``identity``."""
+        """SAM CLI's emulation, with the headers and request context API Gateway really sends: SAM computes
+        ``requestId`` and ``requestTime`` once per process (default arguments), puts the resource template in
+        ``path`` and a constant user agent in ``identity``, and sees headers through werkzeug."""
 
         def _generate_lambda_event(self, flask_request: Any, route: Any, method: str, endpoint: str) -> dict[str, Any]:
             event: dict[str, Any] = super()._generate_lambda_event(flask_request, route, method, endpoint)
@@ -58,8 +96,12 @@ def api_service(runner: Runner, stage: str, host: str, port: int, template: Path
                                requestTime=now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                                path=f"/{self.api.stage_name}{raw_path.split('?')[0] or flask_request.path}")
                 context.setdefault("identity", {})["userAgent"] = flask_request.headers.get("User-Agent")
+                headers = _proxy_headers(flask_request, self.port, event.get("multiValueHeaders") or {})
+                event["multiValueHeaders"] = headers
+                event["headers"] = {name: values[-1] for name, values in headers.items()}
             return event
 
+    _keep_raw_headers()
     stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides={"Stage": stage})
     api = ApiProvider(stacks, cwd=str(ROOT)).api
     service = ApigwService(api=api, lambda_runner=runner, port=port, host=host,

@@ -223,10 +223,12 @@ def lambda_handler(event, context):
     "slow": "import time\ndef lambda_handler(event, context):\n    time.sleep(30)\n",
 }
 
-# Runs in the SAM CLI's environment: local.run's API service on the template above, driven by Flask's test client.
+# Runs in the SAM CLI's environment: local.run's API service on the template above, on a real port (werkzeug's
+# request handling is part of what is tested), driven from a thread while the service runs in the main thread.
 EMULATION_SCRIPT = r"""
-import base64, json, sys
+import base64, http.client, json, os, socket, sys, threading, time
 from pathlib import Path
+from local.backend import free_port
 from local.run import api_service
 from local.runner import Runner, function_specs
 from local.template import Resolver, load_template
@@ -234,15 +236,33 @@ from local.template import Resolver, load_template
 template_path, python, requests = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
 specs = function_specs(Resolver({}, {}), {"PATH": "/usr/bin:/bin"}, load_template(template_path))
 runner = Runner(specs, python=python)
-client = api_service(runner, "test", "127.0.0.1", 3000, template_path)._app.test_client()
-results = {}
-for name, (method, path, headers) in requests.items():
-    response = client.open(path, method=method, headers=headers)
-    results[name] = {"status": response.status_code, "cookies": response.headers.getlist("Set-Cookie"),
-                     "content_type": response.headers.get("Content-Type"),
-                     "body": base64.b64encode(response.data).decode()}
-runner.stop()
-print(json.dumps(results))
+port = free_port()
+service = api_service(runner, "test", "127.0.0.1", port, template_path)
+
+def drive():
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    results = {}
+    for name, (method, path, headers) in requests.items():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for header, value in headers:
+            connection.putheader(header, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        results[name] = {"status": response.status, "cookies": response.headers.get_all("Set-Cookie") or [],
+                         "content_type": response.getheader("Content-Type"),
+                         "body": base64.b64encode(response.read()).decode()}
+    print(json.dumps(results), flush=True)
+    runner.stop()
+    os._exit(0)
+
+threading.Thread(target=drive, daemon=True).start()
+service.run()
 """
 
 
@@ -253,12 +273,13 @@ def test_api_gateway_emulation_is_faithful(tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text(EMULATION_TEMPLATE.format(root=tmp_path))
     requests = {
-        "echo": ["GET", "/echo/dir/%C3%A9t%C3%A9%20x.txt?x=1&x=2&y=", {"X-Api-Key": "k"}],
-        "again": ["DELETE", "/echo/a", {}],
-        "png": ["GET", "/echo/cat.png", {"Accept": "image/png"}],
-        "boom": ["GET", "/boom", {}],
-        "slow": ["GET", "/slow", {}],
-        "unknown": ["GET", "/nope", {}],
+        "echo": ["GET", "/echo/dir/%C3%A9t%C3%A9%20x.txt?x=1&x=2&y=",
+                 [["X-Api-Key", "k"], ["x-lower-case", "v"], ["X-Twice", "1"], ["X-Twice", "2"]]],
+        "again": ["DELETE", "/echo/a", []],
+        "png": ["GET", "/echo/cat.png", [["Accept", "image/png"]]],
+        "boom": ["GET", "/boom", []],
+        "slow": ["GET", "/slow", []],
+        "unknown": ["GET", "/nope", []],
     }
     completed = subprocess.run([str(SAM_PYTHON), "-c", EMULATION_SCRIPT, str(template), sys.executable,  # noqa: S603
                                 json.dumps(requests)], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -273,6 +294,11 @@ def test_api_gateway_emulation_is_faithful(tmp_path: Path) -> None:
     assert event["queryStringParameters"] == {"x": "2", "y": ""}
     assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
     assert event["headers"]["X-Api-Key"] == "k" and event["multiValueHeaders"]["X-Api-Key"] == ["k"]
+    # The client's header names and repeats, as API Gateway passes them (werkzeug alone would title-case and join).
+    assert event["headers"]["x-lower-case"] == "v"
+    assert event["multiValueHeaders"]["X-Twice"] == ["1", "2"] and event["headers"]["X-Twice"] == "2"
+    assert event["headers"]["X-Forwarded-For"] == "127.0.0.1" and event["headers"]["X-Forwarded-Proto"] == "http"
+    assert event["headers"]["X-Amzn-Trace-Id"].startswith("Root=1-")
     assert event["requestContext"]["path"] == "/test/echo/dir/%C3%A9t%C3%A9%20x.txt"
     assert event["requestContext"]["stage"] == "test" and event["requestContext"]["resourcePath"] == "/echo/{key+}"
     again = json.loads(base64.b64decode(results["again"]["body"]))
