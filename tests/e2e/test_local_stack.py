@@ -174,6 +174,23 @@ def test_the_backend_redrives_to_the_dead_letter_queue_after_max_receive_count(l
     assert sqs.receive_message(QueueUrl=queue["QueueUrl"]).get("Messages", []) == []
     assert sqs.receive_message(QueueUrl=dlq)["Messages"][0]["Body"] == "poison"
 
+
+def test_make_invoke_runs_one_function_on_a_fresh_backend_with_the_demo_key(tmp_path: Path) -> None:
+    event = json.loads((ROOT / "events" / "api_gateway_proxy_base.json").read_text())
+    event.update(httpMethod="DELETE", resource="/s3/{bucket}/{key+}", path="/s3/demo/hello.txt", body=None,
+                 pathParameters={"bucket": "demo", "key": "hello.txt"}, queryStringParameters=None,
+                 multiValueQueryStringParameters=None, headers={"X-Api-Key": "${DEMO_API_KEY}"},
+                 multiValueHeaders={"X-Api-Key": ["${DEMO_API_KEY}"]})
+    (tmp_path / "event.json").write_text(json.dumps(event, indent=2))
+
+    completed = subprocess.run([str(SAM_PYTHON), "-m", "local.invoke", "DeleteObjectFunction",  # noqa: S603
+                                str(tmp_path / "event.json"), "--state-file", str(tmp_path / "no-stack.json")],
+                               cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert json.loads(completed.stdout)["statusCode"] == 204
+    assert "fresh backend" in completed.stderr
+
 # --- API Gateway faithfulness, on a template of fake functions ---------------------------------------------------
 EMULATION_TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
