@@ -11,7 +11,8 @@ import pytest
 from botocore.stub import Stubber
 
 from eraser import aws
-from eraser.auth import CredentialStore
+from eraser.auth import CredentialStore, issue_jwt
+from eraser.config import settings
 from eraser.tenancy import BucketConfiguration, OrganizationStatus, TenancyRepository, utc_now
 from tests.support import Tenant, api_event, invoke, load_event, response_header
 
@@ -539,15 +540,27 @@ def test_credential_failures_are_s3_errors_and_delete_nothing(tenant, failure):
     assert tenant.keys() == ["doc.txt"]
 
 
-def test_suspended_organization_is_all_access_disabled_and_deletes_nothing(tenant):
+@pytest.mark.parametrize(("status", "code"), [(OrganizationStatus.SUSPENDED, "AllAccessDisabled"),
+                                              (OrganizationStatus.NOT_ACTIVATED, "AccountProblem")])
+def test_inactive_organization_is_refused_and_deletes_nothing(tenant, status, code):
     tenant.put("doc.txt")
-    TenancyRepository().set_organization_status(tenant.organization.id, OrganizationStatus.SUSPENDED)
-    assert_error(delete(tenant, "doc.txt"), 403, "AllAccessDisabled")
+    TenancyRepository().set_organization_status(tenant.organization.id, status)
+    assert_error(delete(tenant, "doc.txt"), 403, code)
     assert tenant.keys() == ["doc.txt"]
 
 
 def test_credentials_are_checked_before_the_request_is_validated(tenant):
+    tenant.put("doc.txt")
     assert_error(delete(tenant, "doc.txt", version_id="not valid", credentials={}), 403, "AccessDenied")
+    assert tenant.keys() == ["doc.txt"]
+
+
+def test_jwt_with_the_objects_delete_scope_deletes(tenant):
+    tenant.put("doc.txt")
+    token = issue_jwt(settings().jwt_secret, "alice", tenant.organization.id, ["objects:delete"],
+                      utc_now() + timedelta(minutes=5))
+    assert_no_content(delete(tenant, "doc.txt", credentials={"Authorization": f"Bearer {token}"}))
+    assert tenant.keys() == []
 
 
 # --- S3's own refusals -------------------------------------------------------------------------------------------------
