@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from eraser.tenancy import BucketConfiguration
+from tests.openapi_check import assert_matches_openapi
 from tests.support import api_event, invoke, response_json
 
 TRASH_ON = BucketConfiguration(trash_enabled=True)
@@ -22,12 +23,16 @@ def trash_bucket(tenant):
 
 def list_trash(tenant, bucket="bin", headers=None, **query):
     event = api_event("GET", "/v1/trash", query={"bucket": bucket, **query}, headers=headers or tenant.headers)
-    return invoke("list_trash", event)
+    response = invoke("list_trash", event)
+    assert_matches_openapi(response, "GET", "/v1/trash")
+    return response
 
 
 def restore(tenant, body, headers=None):
     event = api_event("POST", "/v1/trash/restore", headers=headers or tenant.headers, body=body)
-    return invoke("restore_trash", event)
+    response = invoke("restore_trash", event)
+    assert_matches_openapi(response, "POST", "/v1/trash/restore")
+    return response
 
 
 def all_trash(tenant, bucket="bin", page_size=100):

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from eraser import aws
 from eraser.tasks import TaskStatus, get_task
 from eraser.tenancy import BucketConfiguration, OrganizationStatus, TenancyRepository
+from tests.openapi_check import assert_matches_openapi
 from tests.support import api_event, invoke, response_header, response_json
 from tests.tasks_harness import TaskHarness, assert_owner_on_every_call, engine_fixture  # noqa: F401
 
@@ -36,12 +37,16 @@ def s3_clock(offset: timedelta):
 def purge_all(tenant, body=None, headers=None):
     body = {"organization": {"id": tenant.organization.id}} if body is None else body
     event = api_event("POST", PURGE_ALL, headers=tenant.headers if headers is None else headers, body=body)
-    return invoke("trash_purge_all", event)
+    response = invoke("trash_purge_all", event)
+    assert_matches_openapi(response, "POST", PURGE_ALL)
+    return response
 
 
 def katapult_task(tenant, task_id, headers=None):
     event = api_event("GET", "/tasks/{task_id}", {"task_id": task_id}, headers=headers or tenant.headers)
-    return invoke("get_task_katapult", event)
+    response = invoke("get_task_katapult", event)
+    assert_matches_openapi(response, "GET", "/tasks/{task_id}")
+    return response
 
 
 def trash(tenant, bucket, key):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 from eraser import errors
 from eraser.api.http import json_response
 from eraser.tasks.model import Task, TaskKind, TaskStatus
+from eraser.trash import SCHEDULE_REQUESTER
 
 _ERRORS: list[tuple[type[Exception], int, str]] = [
     (errors.ValidationFailed, 400, "validation_error"),
@@ -83,7 +84,7 @@ class PurgeAllTrashRequest(BaseModel):
 
 # --- tasks -----------------------------------------------------------------------------------------------------------
 _TASK_NAMES = {
-    TaskKind.TRASH_PURGE: "Purge trash objects",
+    TaskKind.TRASH_PURGE: "Purge all trash objects",
     TaskKind.PURGE_BUCKET: "Purge bucket",
     TaskKind.DELETE_BUCKET: "Delete bucket",
     TaskKind.BULK_DELETE: "Delete objects",
@@ -105,7 +106,10 @@ def _unix(moment: datetime | None) -> int | None:
 def task_body(task: Task) -> dict[str, Any]:
     """``{"task": {id, name, status, created_at, started_at, finished_at, progress}}``: lowercase status, unix
     seconds (null until the moment happens), progress an integer 0..100."""
-    return {"task": {"id": task.id, "name": _TASK_NAMES.get(task.kind, str(task.kind)),
+    name = _TASK_NAMES.get(task.kind, str(task.kind))
+    if task.kind == TaskKind.TRASH_PURGE and task.requested_by.startswith(SCHEDULE_REQUESTER):
+        name = "Purge expired trash objects"
+    return {"task": {"id": task.id, "name": name,
                      "status": _TASK_STATUSES[task.status], "created_at": _unix(task.created_at),
                      "started_at": _unix(task.started_at), "finished_at": _unix(task.finished_at),
                      "progress": task.progress().percent}}

@@ -38,6 +38,8 @@ DEFAULT_PAGE_SIZE = 100
 MAX_S3_PAGES_PER_REQUEST = 10
 MAX_RESTORE_KEYS = 100
 MAX_KEY_BYTES = 1024
+# Scheduled retention purges are requested by "schedule:trash-purge:<run id>".
+SCHEDULE_REQUESTER = "schedule:trash-purge"
 
 
 def whole_seconds(moment: datetime) -> datetime:
@@ -231,7 +233,10 @@ def restore(bucket: Bucket, owner: str, keys: Sequence[str]) -> RestoreResult:
     failures: list[RestoreFailure] = []
     for key in keys:
         outcome = _restore_key(bucket.s3_bucket, owner, key)
-        (restored if isinstance(outcome, RestoredKey) else failures).append(outcome)  # type: ignore[arg-type]
+        if isinstance(outcome, RestoredKey):
+            restored.append(outcome)
+        else:
+            failures.append(outcome)
     return RestoreResult(restored=restored, errors=failures)
 
 

@@ -19,9 +19,7 @@ from eraser.observability import logger
 from eraser.tasks import Selection, Task, TaskKind, TaskStatus, create_task
 from eraser.tasks.repository import TaskRepository
 from eraser.tenancy import Organization, TenancyRepository, new_id, utc_now
-from eraser.trash import retention_cutoff, trash_buckets, whole_seconds
-
-SCHEDULE_REQUESTER = "schedule:trash-purge"
+from eraser.trash import SCHEDULE_REQUESTER, retention_cutoff, trash_buckets, whole_seconds
 
 Clock = Callable[[], datetime]
 
