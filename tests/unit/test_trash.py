@@ -90,6 +90,25 @@ def test_trash_pages_cover_every_entry_once_even_inside_one_keys_versions(tenant
         for size, reason in ((3, "deleted"), (2, "overwritten"), (1, "overwritten"))]
 
 
+def test_a_request_reads_a_bounded_number_of_s3_pages_and_continues_where_it_stopped(tenant, trash_bucket,
+                                                                                      monkeypatch):
+    """Many live objects and little trash: pages may come back short, even empty, yet carry on to every entry."""
+    monkeypatch.setattr("eraser.trash.S3_PAGE_SIZE", 3)
+    monkeypatch.setattr("eraser.trash.MAX_S3_PAGES_PER_REQUEST", 2)
+    for index in range(20):
+        tenant.put(f"live-{index:02d}", bucket=trash_bucket)
+    for key in ("live-05", "live-17"):
+        tenant.put(key, b"second version", bucket=trash_bucket)
+    tenant.put("zz-deleted", b"abc", bucket=trash_bucket)
+    tenant.s3.delete_object(Bucket=trash_bucket.s3_bucket, Key="zz-deleted")
+
+    entries, pages = all_trash(tenant, page_size=100)
+
+    assert [(e["key"], e["reason"], e["size"]) for e in entries] == [
+        ("live-05", "overwritten", 1), ("live-17", "overwritten", 1), ("zz-deleted", "deleted", 3)]
+    assert pages > 3  # 25 versions at 3 per S3 page and 2 S3 pages per request
+
+
 def test_page_token_is_opaque(tenant, trash_bucket):
     for key in ("secret-a", "secret-b"):
         tenant.put(key, bucket=trash_bucket)

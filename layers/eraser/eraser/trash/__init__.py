@@ -36,6 +36,7 @@ DEFAULT_PAGE_SIZE = 100
 # One listing request reads at most this many S3 pages (1000 entries each) so that it answers well inside API
 # Gateway's 29 seconds even when a bucket has many live objects and little trash.
 MAX_S3_PAGES_PER_REQUEST = 10
+S3_PAGE_SIZE = 1000  # ListObjectVersions' maximum
 MAX_RESTORE_KEYS = 100
 MAX_KEY_BYTES = 1024
 # Scheduled retention purges are requested by "schedule:trash-purge:<run id>".
@@ -118,7 +119,7 @@ def list_trash(bucket: Bucket, owner: str, page_token: str | None = None,
     last = position
     for _ in range(MAX_S3_PAGES_PER_REQUEST):
         page = list_versions_page(aws.s3(), bucket.s3_bucket, owner, key_marker=key_marker,
-                                  version_marker=version_marker, page_size=1000)
+                                  version_marker=version_marker, page_size=S3_PAGE_SIZE)
         for version in page.entries:
             newer = last if last is not None and last.k == version.key else None
             if newer is not None and not version.is_latest and not version.is_delete_marker:
