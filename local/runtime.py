@@ -66,6 +66,11 @@ def _send(protocol: TextIO, message: dict[str, Any]) -> None:
 def _load_handler() -> Any:
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     module_name, _, attribute = os.environ["_HANDLER"].rpartition(".")
+    # As in Lambda, the function sees its own directory and the layer (installed in .venv), not the repository.
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != repository]
+    for name in [name for name in sys.modules if name == "local" or name.startswith("local.")]:
+        del sys.modules[name]  # this module keeps running; the function just cannot import it
     sys.path.insert(0, task_root)
     os.chdir(task_root)
     return getattr(importlib.import_module(module_name), attribute)

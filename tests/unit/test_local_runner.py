@@ -30,6 +30,8 @@ def lambda_handler(event, context):
         sys.exit(3)
     if action == "unserializable":
         return {"value": object()}
+    if action == "import-repository":
+        import local  # noqa: F401 - only the function's directory and the layer are importable, as in Lambda
     return {"statusCode": 200, "pid": COLD["pid"], "cwd": os.getcwd(), "table": os.environ.get("TABLE"),
             "remaining_ms": context.get_remaining_time_in_millis(), "request_id": context.aws_request_id,
             "function_name": context.function_name, "memory": context.memory_limit_in_mb, "event": event}
@@ -111,6 +113,11 @@ def test_an_exiting_function_is_a_runtime_exit_error(runner: Runner) -> None:
     outcome = runner.call("FakeFunction", {"action": "exit"})
     assert outcome.failed and outcome.payload["errorType"] == "Runtime.ExitError"
     assert not runner.call("FakeFunction", {}).failed
+
+
+def test_the_repository_is_not_importable_from_a_function(runner: Runner) -> None:
+    outcome = runner.call("FakeFunction", {"action": "import-repository"})
+    assert outcome.failed and outcome.payload["errorType"] == "ModuleNotFoundError"
 
 
 def test_an_unserializable_response_is_a_marshal_error(runner: Runner) -> None:
