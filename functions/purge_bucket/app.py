@@ -10,6 +10,7 @@ from eraser.api import quiva
 from eraser.api.http import build_resolver, headers_of
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
+from eraser.ratelimit import LimitedOperation, enforce_rate_limit
 from eraser.tasks.service import submit_purge
 
 app = build_resolver(quiva.error_response)
@@ -19,6 +20,7 @@ app = build_resolver(quiva.error_response)
 def purge_bucket(bucket: str) -> Response:
     headers = headers_of(app.current_event)
     principal = authenticate(headers, Scope.BUCKETS_PURGE)
+    enforce_rate_limit(LimitedOperation.PURGE_BUCKET, principal)
     task = submit_purge(principal, bucket, idempotency_key=headers.get("idempotency-key"),
                         lambda_context=app.lambda_context)
     return quiva.purge_response(task)

@@ -116,3 +116,42 @@ def test_enforce_rate_limit_counts_the_principals_credential(stack, tenant):
     assert list(_stored_hits(stack)) == [f"RATE#purge_bucket#{principal.credential_id}#{int(WINDOW_START)}"]
     with pytest.raises(errors.RateLimited):
         enforce_rate_limit(LimitedOperation.PURGE_BUCKET, principal, limiter)
+
+
+# --- through the task-creating endpoints (each API's own 429) -------------------------------------------------------
+@pytest.fixture
+def frozen_window(monkeypatch):
+    monkeypatch.setattr("eraser.ratelimit.wall_clock", lambda: WINDOW_START + 20)
+
+
+def test_purge_bucket_answers_quivas_429_after_ten_purges_in_a_minute(stack, tenant, frozen_window):
+    from tests.support import response_header, response_json
+    from tests.tasks_harness import purge
+
+    answers = [purge(tenant)["statusCode"] for _ in range(10)]
+    refused = purge(tenant)
+
+    assert 429 not in answers
+    assert refused["statusCode"] == 429
+    assert response_json(refused)["error"] == "rate_limited"
+    assert response_header(refused, "Retry-After") == "40"
+
+
+def test_delete_bucket_answers_mixpeeks_429_after_ten_deletions_in_a_minute(stack, tenant, frozen_window):
+    from tests.support import api_event, invoke, response_header, response_json
+
+    def delete_bucket():
+        event = api_event("DELETE", "/v1/buckets/{bucket_identifier}", {"bucket_identifier": tenant.bucket.name},
+                          headers=tenant.headers)
+        return invoke("delete_bucket", event)
+
+    answers = [delete_bucket()["statusCode"] for _ in range(10)]
+    refused = delete_bucket()
+
+    assert 429 not in answers
+    assert refused["statusCode"] == 429
+    body = response_json(refused)
+    assert (body["error"]["type"], body["error"]["code"]) == ("RateLimitError", "rate_limit_reached")
+    assert body["error"]["details"] == {"total_permitted": 10}
+    assert response_header(refused, "Retry-After") == "40"
+    assert tenant.keys() == []  # the refused request did nothing; the bucket is otherwise untouched by this test
