@@ -283,3 +283,20 @@ def test_partial_batch_failure_reports_only_the_failing_record(stack, tenant, en
     bad = dict(event["Records"][0], messageId="bad", body="{}")
     response = invoke("batch_delete", {"Records": [good, bad]})
     assert response == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+
+
+# --- keys and prefixes (bulk delete as a task) -------------------------------------------------------------------
+def test_keys_and_prefixes_selection_deletes_those_keys_and_everything_under_the_prefixes_only(stack, tenant, engine):
+    fill(tenant, 20, prefix="dir/")
+    for key in ("a.txt", "dirx", "other/1", "dir"):
+        tenant.put(key, b"x")
+    task = create_task(tenant.organization, TaskKind.BULK_DELETE, [tenant.bucket], "test",
+                       Selection.keys_and_prefixes(keys=["a.txt", "never-existed"], prefixes=["dir/"]))
+    TaskHarness(stack).drain()
+
+    finished = get_task(task.id)
+    assert finished.status == TaskStatus.COMPLETED, finished.last_error
+    # S3 reports a key that was not there as deleted; it is counted as such.
+    assert finished.counts.deleted == 22
+    assert finished.pass_number == 1
+    assert tenant.keys() == ["dir", "dirx", "other/1"]

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from eraser import aws
 from eraser.errors import BucketNotFound, Conflict, TaskNotFound
-from eraser.observability import logger
+from eraser.observability import logger, metrics
 from eraser.storage.listing import abort_multipart_uploads, bucket_is_empty
 from eraser.tasks.model import (
     KeyFailure,
@@ -68,6 +69,8 @@ def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket
     except Exception as error:
         repository.finish(task, TaskStatus.FAILED, reason=f"the first listing step could not be queued: {error}")
         raise
+    metrics.add_metric(name="TasksCreated", unit=MetricUnit.Count, value=1)
+    logger.info("Task created", extra={"task_id": task.id, "kind": task.kind.value, "targets": len(task.targets)})
     return task
 
 

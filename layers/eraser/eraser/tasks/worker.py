@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from eraser import aws
 from eraser.errors import TaskNotFound
-from eraser.observability import logger
+from eraser.observability import logger, metrics
 from eraser.tasks.engine import advance_if_pass_finished
 from eraser.tasks.model import ChunkEntry, ChunkMessage, KeyFailure, TaskStatus
 from eraser.tasks.repository import TaskRepository
@@ -66,6 +67,8 @@ def delete_chunk(chunk: ChunkMessage) -> None:
     counted = repository.record_chunk(chunk, deleted=len(outcome.deleted), failed=len(outcome.failures),
                                       bytes_freed=outcome.bytes_freed, failures=failures)
     if counted:
+        metrics.add_metric(name="ObjectsDeleted", unit=MetricUnit.Count, value=len(outcome.deleted))
+        metrics.add_metric(name="ObjectsNotDeleted", unit=MetricUnit.Count, value=len(outcome.failures))
         advance_if_pass_finished(repository.get(task.id))
 
 
