@@ -284,3 +284,21 @@ def test_running_purge_answers_with_retry_after(stack, tenant, engine):
     fill(tenant, 2)
     response = purge(tenant)
     assert response_header(response, "Retry-After").isdigit()
+
+
+
+def test_keys_xml_cannot_carry_are_deleted_one_by_one(stack, tenant, engine):
+    """moto's ListObjectVersions fails (500) on such keys, so this drives the worker's deletion directly."""
+    from eraser.tasks.model import ChunkEntry
+    from eraser.tasks.worker import delete_entries
+
+    keys = [*fill(tenant, 3), "bell\x07key", "line\rbreak"]
+    for key in keys[3:]:
+        tenant.put(key, b"x")
+    outcome = delete_entries(engine, tenant.bucket.s3_bucket, tenant.organization.account_id,
+                             [ChunkEntry(k=key, v="null", s=1) for key in keys])
+    assert sorted(entry.k for entry in outcome.deleted) == sorted(keys)
+    assert outcome.failures == []
+    assert tenant.keys() == []
+    assert engine.count("delete_object") == 2
+    assert_owner_on_every_call(engine, tenant)

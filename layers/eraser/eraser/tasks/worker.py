@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from eraser import aws
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
+from eraser.storage.keys import fits_in_xml
 from eraser.tasks.engine import advance_if_pass_finished
 from eraser.tasks.model import ChunkEntry, ChunkMessage, KeyFailure, TaskStatus
 from eraser.tasks.repository import TaskRepository
@@ -77,7 +78,14 @@ def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) 
         raise ValueError(f"DeleteObjects takes at most {MAX_KEYS_PER_CALL} keys, got {len(entries)}")
     tuning = engine_settings()
     outcome = ChunkOutcome()
-    pending = list(entries)
+    # A key with characters XML 1.0 cannot carry would make the whole DeleteObjects call MalformedXML: such keys are
+    # deleted one by one with DeleteObject, whose key travels URL-encoded in the path.
+    pending = [entry for entry in entries if fits_in_xml(entry.k)]
+    for entry in entries:
+        if not fits_in_xml(entry.k):
+            _delete_one(s3, bucket, owner, entry, outcome)
+    if not pending:
+        return outcome
     last_errors: dict[tuple[str, str | None], tuple[str, str]] = {}
     for attempt in range(tuning.key_retry_attempts):
         if attempt:
@@ -100,6 +108,21 @@ def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) 
         code, message = last_errors[(entry.k, entry.v)]
         outcome.failures.append((entry, code, f"{message} (gave up after {tuning.key_retry_attempts} attempts)"))
     return outcome
+
+
+def _delete_one(s3: Any, bucket: str, owner: str, entry: ChunkEntry, outcome: ChunkOutcome) -> None:
+    arguments: dict[str, Any] = {"Bucket": bucket, "Key": entry.k, "ExpectedBucketOwner": owner}
+    if entry.v:
+        arguments["VersionId"] = entry.v
+    try:
+        s3.delete_object(**arguments)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in RETRYABLE_CALL_ERRORS:
+            raise
+        outcome.failures.append((entry, code, error.response["Error"].get("Message", "")))
+        return
+    outcome.deleted.append(entry)
 
 
 def _delete_objects(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]
