@@ -172,3 +172,26 @@ def test_delete_needs_the_buckets_delete_scope(stack, tenant, engine):
     assert response["statusCode"] == 403
     assert response_json(response)["error"]["code"] == "scope_not_granted"
     assert len(tenant.keys()) == 2
+
+
+def test_delete_request_supersedes_a_running_exclusive_trash_purge(stack, tenant, engine):
+    bucket = tenant.add_bucket("binned", versioned=True)
+    fill(tenant, 5, bucket=bucket)
+    trash = create_task(tenant.organization, TaskKind.TRASH_PURGE, [bucket], "schedule:trash",
+                        Selection.trash(superseded_before=utc_now()), exclusive=True)
+
+    body = response_json(delete_bucket(tenant, "binned"))
+    assert body["task_id"] != trash.id
+    assert get_task(trash.id).status == TaskStatus.CANCELLED
+    assert "superseded" in (get_task(trash.id).last_error or "")
+    TaskHarness(stack).drain()
+    assert get_task(body["task_id"]).status == TaskStatus.COMPLETED
+    assert not bucket_exists(tenant, bucket.s3_bucket)
+
+
+def test_purge_request_while_the_bucket_is_being_deleted_gets_the_deletion(stack, tenant, engine):
+    from tests.tasks_harness import purge
+
+    fill(tenant, 5)
+    deletion = response_json(delete_bucket(tenant, "photos"))
+    assert response_json(purge(tenant))["task"]["id"] == deletion["task_id"]

@@ -83,13 +83,13 @@ def _iso(moment: datetime | None) -> str | None:
 
 def task_body(task: Task, failures: list[KeyFailure]) -> dict[str, Any]:
     progress = task.progress()
-    target = task.first_target
+    target = task.targets[0] if task.targets else None
     return {
         "task_id": task.id,
         "task_type": task.kind.value,
         "status": MIXPEEK_STATUS[task.status],
-        "bucket_id": target.bucket_id,
-        "bucket_name": target.bucket_name,
+        "bucket_id": target.bucket_id if target else None,
+        "bucket_name": target.bucket_name if target else None,
         "targets": [{"bucket_id": item.bucket_id, "bucket_name": item.bucket_name} for item in task.targets],
         "requested_by": task.requested_by,
         "created_at": _iso(task.created_at),

@@ -36,6 +36,12 @@ from eraser.tenancy import Bucket, Organization, TenancyRepository, new_id, utc_
 
 RemainingMs = Callable[[], int]
 _LOCK_ATTEMPTS = 3
+# An exclusive request for a bucket whose lock is held gets the running task, unless it does all that task would:
+# then the running task is cancelled and the new one takes the lock.
+_SUPERSEDES: dict[TaskKind, frozenset[TaskKind]] = {
+    TaskKind.DELETE_BUCKET: frozenset({TaskKind.PURGE_BUCKET, TaskKind.TRASH_PURGE, TaskKind.BULK_DELETE}),
+    TaskKind.PURGE_BUCKET: frozenset({TaskKind.TRASH_PURGE, TaskKind.BULK_DELETE}),
+}
 
 
 # --- the API other features use (see docs/tasks.md) -------------------------------------------------------------------
@@ -43,7 +49,8 @@ def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket
                 selection: Selection | None = None, *, exclusive: bool = False,
                 object_count: int | None = None) -> Task:
     """Record a task and enqueue its first listing step. With ``exclusive``, a bucket that already has a running
-    exclusive task answers with that task instead of starting a second one."""
+    exclusive task answers with that task instead of starting a second one, unless the new task supersedes it
+    (a bucket deletion supersedes a purge, a purge supersedes a trash purge): that one is cancelled."""
     if not targets:
         raise ValueError("a task needs at least one target")
     for bucket in targets:
@@ -60,8 +67,13 @@ def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket
             break
         except LockHeld as held:
             running = _running_holder(repository, held)
-            if running is not None:
+            if running is None:
+                continue
+            if running.kind not in _SUPERSEDES.get(kind, ()):
                 return running
+            # The new task does all the running one would (deleting a bucket purges it): it takes over.
+            repository.finish(running, TaskStatus.CANCELLED,
+                              reason=f"superseded by task {task.id} ({kind.value}) on the same bucket")
     else:
         raise Conflict("Another task holds this bucket")
     try:
