@@ -300,3 +300,22 @@ def test_keys_and_prefixes_selection_deletes_those_keys_and_everything_under_the
     assert finished.counts.deleted == 22
     assert finished.pass_number == 1
     assert tenant.keys() == ["dir", "dirx", "other/1"]
+
+
+def test_full_pages_are_deleted_in_calls_of_at_most_1000_keys(stack, tenant, engine, monkeypatch):
+    monkeypatch.setenv("LISTING_PAGE_SIZE", "1000")
+    monkeypatch.setenv("LISTING_PAGES_PER_STEP", "50")
+    engine_settings.cache_clear()
+    client = boto3.client("s3")
+    for index in range(1005):
+        client.put_object(Bucket=tenant.bucket.s3_bucket, Key=f"k/{index:05d}", Body=b"")
+    task_id = response_json(purge(tenant))["task"]["id"]
+    TaskHarness(stack).drain()
+
+    task = get_task(task_id)
+    assert task.status == TaskStatus.COMPLETED
+    assert task.counts.deleted == 1005
+    sizes = [len(call.arguments["Delete"]["Objects"]) for call in engine.calls if call.operation == "delete_objects"]
+    assert max(sizes) == 1000
+    assert sum(sizes) == 1005
+    assert tenant.keys() == []
