@@ -60,6 +60,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="results JSON (default bench/results/<UTC time>.json)")
     parser.add_argument("--stall-seconds", type=float,
                         help="fail an Eraser task whose progress has not moved for this long (default 120, smoke 30)")
+    parser.add_argument("--eraser-timeout", type=float,
+                        help="cancel an Eraser task that has not finished after this long (default 900, smoke 120)")
     parser.add_argument("--keep-going", action="store_true", help="exit 0 even if a contender failed")
     arguments = parser.parse_args(argv)
     smoke = arguments.smoke
@@ -69,6 +71,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     arguments.bulk_keys = arguments.bulk_keys or (300 if smoke else 10_000)
     arguments.aws_cli_objects = arguments.aws_cli_objects or (300 if smoke else 3_000)
     arguments.stall_seconds = arguments.stall_seconds or (30.0 if smoke else 120.0)
+    arguments.eraser_timeout = arguments.eraser_timeout or (120.0 if smoke else 900.0)
     if smoke:
         arguments.high_workers = min(arguments.high_workers, 64)
     return arguments
@@ -160,6 +163,7 @@ class Harness:
         else:
             left = self.backend.remaining_entries(bucket)
         self.backend.drop_bucket(bucket)
+        contender.settle()
         shutil.rmtree(workdir, ignore_errors=True)
         record = report.Record(scenario=scenario.name, contender=contender.name, role=contender.role, run=run,
                                objects=expected, seconds=outcome.seconds, left=left, wrongly_deleted=wrongly,
@@ -245,6 +249,7 @@ def build_contenders(arguments: argparse.Namespace, eraser: EraserApi) -> list[C
         AwsCliRm(arguments.aws_cli_objects),
         Boto3Worker("boto3 list + DeleteObjects, 1 thread", "purge", PEER, workers=1),
         Boto3Worker("boto3 16-prefix partitioned", "purge-partitioned", PEER, workers=16),
+        Boto3Worker("boto3 list all, then DeleteObjects", "purge-listed-first", PEER, workers=1),
         Boto3Worker("limit: listing alone", "list", LIMIT),
         DeleteKnownLimit(),
     ]
@@ -277,7 +282,7 @@ def start_eraser(arguments: argparse.Namespace, backend: EmbeddedBackend) -> tup
     config.settings.cache_clear()
     aws.reset_clients()
     print(f"bench: local stack at {stack.url}; warming its functions up", flush=True)
-    eraser = EraserApi(stack, stall_seconds=arguments.stall_seconds)
+    eraser = EraserApi(stack, stall_seconds=arguments.stall_seconds, timeout_seconds=arguments.eraser_timeout)
     eraser.warm_up(backend)
     return eraser, stack
 
@@ -322,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
 
     imports = [] if arguments.no_coldstart else coldstart.measure_all(
         {**peer_environment(backend.client_environment()), "POWERTOOLS_TRACE_DISABLED": "true"},
-        repeats=1 if arguments.smoke else 3)
+        repeats=1 if arguments.smoke else 3, warm=not arguments.smoke)
     return finish(arguments, started, scenarios, harness, memory, imports, tasks, tools_problem)
 
 
@@ -384,7 +389,9 @@ def finish(arguments: argparse.Namespace, started: datetime, scenarios: list[Sce
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(document, indent=1, default=str) + "\n")
-    print(f"\nresults: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    elapsed = (datetime.now(UTC) - started).total_seconds()
+    print(f"\nresults: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output} "
+          f"(the bench took {elapsed:.0f} s)")
     return exit_status(arguments, harness.records, harness.skipped)
 
 

@@ -68,12 +68,13 @@ def measure(directory: Path, environment: dict[str, str]) -> ImportTime:
     return ImportTime(directory.name, handler_ms, process_ms, heaviest)
 
 
-def measure_all(environment: dict[str, str], repeats: int = 3) -> list[ImportTime]:
-    """The median of ``repeats`` imports per function, after one that warms the file system cache and writes the
-    .pyc files a deployed package has."""
+def measure_all(environment: dict[str, str], repeats: int = 3, warm: bool = True) -> list[ImportTime]:
+    """The median of ``repeats`` imports per function, after one (``warm``) that warms the file system cache and
+    writes the .pyc files a deployed package has."""
     results = []
     for directory in function_directories():
-        measure(directory, environment)
+        if warm:
+            measure(directory, environment)
         samples = [measure(directory, environment) for _ in range(repeats)]
         good = sorted((sample for sample in samples if not sample.error), key=lambda sample: sample.handler_ms or 0)
         results.append(good[len(good) // 2] if good else samples[0])

@@ -69,6 +69,9 @@ class Contender:
     def run(self, context: RunContext) -> Outcome:
         raise NotImplementedError
 
+    def settle(self) -> None:
+        """Called once the run's bucket is gone: wait for anything the contender left running."""
+
 
 def run_process(command: list[str], environment: dict[str, str], workdir: Path) -> tuple[float, str | None, str]:
     """Run a tool, timing it as its user would (process start included). Returns seconds, error, stdout."""
@@ -164,6 +167,8 @@ class Boto3Worker(Contender):
     def not_applicable(self, scenario: Scenario) -> str | None:
         if self.purge_mode == "list" and scenario.kind is Kind.BULK_KNOWN_KEYS:
             return "nothing to list: the keys are known"
+        if self.purge_mode == "purge-listed-first" and not scenario.versioned:
+            return "only differs from list + delete where versions are listed"
         return None
 
     def run(self, context: RunContext) -> Outcome:

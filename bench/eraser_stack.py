@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ FAILED_STATUSES = {"FAILED", "CANCELED", "CANCELLED", "COMPLETED_WITH_ERRORS"}
 # How often the bench polls a task; a user honouring Retry-After polls less often, so this flatters nobody.
 POLL_SECONDS = 0.25
 STARTUP_SECONDS = 180
+# The bulk endpoint's documented limit per request, and how many requests a client keeps in flight: the local
+# stack's default concurrency per function (ERASER_LOCAL_MAX_CONCURRENCY).
+BULK_REQUEST_KEYS = 1000
+BULK_CLIENT_CONCURRENCY = int(os.environ.get("ERASER_LOCAL_MAX_CONCURRENCY", "4"))
 TASK_TIMEOUT_SECONDS = 1800
 # What each scenario needs of the engine, by the function directory that serves it.
 PURGE_FUNCTIONS = {"purge_bucket": "DELETE /storage/obj/{bucket}/purge", "get_task": "GET /v1/tasks/{id}",
@@ -68,6 +73,14 @@ def status_of(document: Any) -> str:
 
 # Fields that move with the clock alone (a rate decays while nothing happens).
 CLOCK_DERIVED = {"retry_after", "elapsed_seconds", "rate_per_second", "estimated_seconds_remaining"}
+
+
+def progress_summary(document: Any) -> str:
+    progress = document.get("progress") if isinstance(document, dict) else None
+    if isinstance(progress, dict):
+        return ", ".join(f"{key} {progress[key]}" for key in ("objects_deleted", "versions_listed", "percent")
+                         if key in progress)
+    return status_of(document)
 
 
 def progress_of(document: Any) -> str:
@@ -177,10 +190,13 @@ class EraserApi(Contender):
     role = ERASER
 
     def __init__(self, stack: LocalStack | None, unavailable_reason: str | None = None,
-                 stall_seconds: float = 120) -> None:
+                 stall_seconds: float = 120, timeout_seconds: float = TASK_TIMEOUT_SECONDS) -> None:
         self.stack = stack
         self._unavailable = unavailable_reason
         self.stall_seconds = stall_seconds
+        self.timeout_seconds = timeout_seconds
+        # A task the bench gave up on: cancelled, and waited for before the next contender runs.
+        self._abandoned: tuple[str, dict[str, str]] | None = None
         self.tasks: list[dict[str, Any]] = []
 
     def unavailable(self) -> str | None:
@@ -203,6 +219,48 @@ class EraserApi(Contender):
         api_key, _ = CredentialStore().issue(organization_id, sorted(scope.value for scope in ALL_SCOPES),
                                              name="bench")
         return str(api_key)
+
+    def _bulk(self, context: RunContext, base: str, headers: dict[str, str], started: float) -> Outcome:
+        """The bulk endpoint takes at most 1000 keys a request: a client sends the requests side by side, as many
+        at a time as the local stack runs the function concurrently."""
+        query = urllib.parse.urlencode({"bucket": context.bucket})
+        keys = [entry["Key"] for entry in context.objects]
+        requests = [keys[start:start + BULK_REQUEST_KEYS] for start in range(0, len(keys), BULK_REQUEST_KEYS)]
+
+        def send(batch: list[str]) -> tuple[int, Any]:
+            status, document, _ = http("DELETE", f"{base}/v1/storage/objects?{query}", headers,
+                                       {"object_keys": batch, "path": []})
+            return status, document
+
+        with ThreadPoolExecutor(max_workers=BULK_CLIENT_CONCURRENCY) as pool:
+            answers = list(pool.map(send, requests))
+        seconds = time.perf_counter() - started
+        failed = [(status, document) for status, document in answers if status >= 300]
+        self.tasks.append({"bucket": context.bucket, "requests": len(requests),
+                           "statuses": sorted({status for status, _ in answers})})
+        if failed:
+            return Outcome(seconds, f"{len(failed)} of {len(requests)} requests: HTTP {failed[0][0]}: "
+                                    f"{str(failed[0][1])[:200]}")
+        return Outcome(seconds, detail={"requests": len(requests)})
+
+    def _abandon(self, base: str, task_id: str, headers: dict[str, str]) -> None:
+        http("POST", f"{base}/v1/tasks/{urllib.parse.quote(task_id)}/cancel", headers)
+        self._abandoned = (task_id, headers)
+
+    def settle(self, limit_seconds: float = 300) -> None:
+        """Wait for a task the bench gave up on to end (its bucket is gone by now), so that it does not eat into
+        the next contender's machine."""
+        if not self._abandoned or not self.stack:
+            return
+        task_id, headers = self._abandoned
+        self._abandoned = None
+        deadline = time.monotonic() + limit_seconds
+        while time.monotonic() < deadline:
+            _, document, _ = http("GET", f"{self.stack.url}/v1/tasks/{urllib.parse.quote(task_id)}", headers)
+            if status_of(document) in TERMINAL_STATUSES:
+                return
+            time.sleep(2)
+        print(f"bench: task {task_id} still running {limit_seconds:.0f} s after it was cancelled", flush=True)
 
     def warm_up(self, backend: Any) -> None:
         """One tiny purge and one tiny bulk delete before anything is timed, so that every function the scenarios
@@ -228,10 +286,7 @@ class EraserApi(Contender):
         base = self.stack.url
         started = time.perf_counter()
         if context.scenario.kind is Kind.BULK_KNOWN_KEYS:
-            query = urllib.parse.urlencode({"bucket": context.bucket})
-            status, document, response_headers = http(
-                "DELETE", f"{base}/v1/storage/objects?{query}", headers,
-                {"object_keys": [entry["Key"] for entry in context.objects], "path": []})
+            return self._bulk(context, base, headers, started)
         else:
             status, document, response_headers = http(
                 "DELETE", f"{base}/storage/obj/{urllib.parse.quote(context.bucket)}/purge", headers)
@@ -240,7 +295,7 @@ class EraserApi(Contender):
         task_id = task_id_of(document, response_headers)
         final: Any = document
         if task_id and (status == 202 or status_of(document) not in TERMINAL_STATUSES):
-            deadline = time.monotonic() + TASK_TIMEOUT_SECONDS
+            deadline = time.monotonic() + self.timeout_seconds
             last_change, last_progress = time.monotonic(), ""
             while True:
                 poll_status, final, _ = http("GET", f"{base}/v1/tasks/{urllib.parse.quote(task_id)}", headers)
@@ -252,10 +307,14 @@ class EraserApi(Contender):
                 if progress != last_progress:
                     last_change, last_progress = time.monotonic(), progress
                 elif time.monotonic() - last_change > self.stall_seconds:
+                    self._abandon(base, task_id, headers)
                     return Outcome(time.perf_counter() - started,
                                    f"task {task_id} stalled for {self.stall_seconds:.0f} s: {progress[:200]}")
                 if time.monotonic() > deadline:
-                    return Outcome(time.perf_counter() - started, f"task {task_id} still {status_of(final)}")
+                    self._abandon(base, task_id, headers)
+                    return Outcome(time.perf_counter() - started,
+                                   f"not finished after {self.timeout_seconds:.0f} s (cancelled): "
+                                   f"{progress_summary(final)}")
                 time.sleep(POLL_SECONDS)
         seconds = time.perf_counter() - started
         self.tasks.append({"bucket": context.bucket, "task_id": task_id, "http_status": status,
