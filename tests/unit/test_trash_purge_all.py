@@ -328,3 +328,16 @@ def test_task_times_are_unix_seconds(stack, tenant):
     before = int(datetime.now().timestamp())
     task = response_json(purge_all(tenant))["task"]
     assert before - 1 <= task["created_at"] <= int(datetime.now().timestamp()) + 1
+
+
+def test_any_task_reads_in_katapult_form_and_cancelled_reads_failed(stack, tenant):
+    from eraser.tasks import Selection, TaskKind, cancel_task, create_task
+
+    task = create_task(tenant.organization, TaskKind.PURGE_BUCKET, [tenant.bucket], requested_by="someone",
+                       selection=Selection.everything())
+    cancel_task(tenant.organization.id, task.id)
+
+    body = response_json(katapult_task(tenant, task.id))["task"]
+
+    assert (body["name"], body["status"], body["progress"]) == ("Purge bucket", "failed", 0)  # it deleted nothing
+    assert isinstance(body["finished_at"], int)

@@ -112,7 +112,15 @@ def task_body(task: Task) -> dict[str, Any]:
     return {"task": {"id": task.id, "name": name,
                      "status": _TASK_STATUSES[task.status], "created_at": _unix(task.created_at),
                      "started_at": _unix(task.started_at), "finished_at": _unix(task.finished_at),
-                     "progress": task.progress().percent}}
+                     "progress": _percent(task)}}
+
+
+def _percent(task: Task) -> int:
+    """100 only for a completed task: a failed or cancelled one shows how far it got."""
+    progress = task.progress()
+    if task.status == TaskStatus.COMPLETED:
+        return progress.percent
+    return min(int(progress.fraction * 100), 99)
 
 
 def task_response(task: Task) -> Response:
