@@ -319,3 +319,32 @@ def test_full_pages_are_deleted_in_calls_of_at_most_1000_keys(stack, tenant, eng
     assert max(sizes) == 1000
     assert sum(sizes) == 1005
     assert tenant.keys() == []
+
+
+def test_watchdog_resumes_a_task_whose_first_step_was_lost(stack, tenant, engine, monkeypatch):
+    fill(tenant, 10)
+    task_id = response_json(purge(tenant))["task"]["id"]
+    harness = TaskHarness(stack)
+    _lose_next_listing_message(harness)
+    assert get_task(task_id).status == TaskStatus.PENDING
+    assert invoke_watchdog_later(monkeypatch)["resumed"] == [task_id]
+    harness.drain()
+    task = get_task(task_id)
+    assert task.status == TaskStatus.COMPLETED
+    assert task.counts.deleted == 10
+
+
+def test_a_listing_step_that_keeps_failing_is_dead_lettered_and_fails_its_task(stack, tenant, engine):
+    fill(tenant, 10)
+
+    def listing_denied(**arguments):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectVersions")
+
+    engine.real = _Replace(engine.real, list_object_versions=listing_denied)
+    task_id = response_json(purge(tenant))["task"]["id"]
+    TaskHarness(stack).drain()
+
+    task = get_task(task_id)
+    assert task.status == TaskStatus.FAILED
+    assert "a listing step failed repeatedly and was dead-lettered" in (task.last_error or "")
+    assert len(tenant.keys()) == 10
