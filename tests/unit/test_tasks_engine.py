@@ -348,3 +348,13 @@ def test_a_listing_step_that_keeps_failing_is_dead_lettered_and_fails_its_task(s
     assert task.status == TaskStatus.FAILED
     assert "a listing step failed repeatedly and was dead-lettered" in (task.last_error or "")
     assert len(tenant.keys()) == 10
+
+
+def test_a_selection_too_large_for_one_task_record_is_refused_before_anything_is_written(stack, tenant, engine):
+    from eraser.errors import RequestTooLarge
+
+    keys = [f"{index:04d}" + "k" * 1000 for index in range(400)]
+    with pytest.raises(RequestTooLarge):
+        create_task(tenant.organization, TaskKind.BULK_DELETE, [tenant.bucket], "test",
+                    Selection.keys_and_prefixes(keys=keys))
+    assert TaskHarness(stack).queue_depth(stack.queue_url("ListingQueue")) == 0

@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from eraser import aws
-from eraser.errors import BucketNotFound, Conflict, TaskNotFound
+from eraser.errors import BucketNotFound, Conflict, RequestTooLarge, TaskNotFound
 from eraser.observability import logger, metrics
 from eraser.storage.listing import abort_multipart_uploads, bucket_is_empty
 from eraser.tasks.model import (
@@ -36,6 +36,8 @@ from eraser.tenancy import Bucket, Organization, TenancyRepository, new_id, utc_
 
 RemainingMs = Callable[[], int]
 _LOCK_ATTEMPTS = 3
+# DynamoDB items are at most 400 KB; explicit keys (bulk delete) are the only part of a task that can grow.
+_MAX_TASK_BYTES = 300_000
 # An exclusive request for a bucket whose lock is held gets the running task, unless it does all that task would:
 # then the running task is cancelled and the new one takes the lock.
 _SUPERSEDES: dict[TaskKind, frozenset[TaskKind]] = {
@@ -60,6 +62,8 @@ def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket
     task = Task(id=new_id("task"), kind=kind, organization_id=organization.id, account_id=organization.account_id,
                 targets=[Target.of(bucket) for bucket in targets], selection=selection or Selection.everything(),
                 requested_by=requested_by, created_at=now, heartbeat_at=now, object_count=object_count)
+    if len(task.model_dump_json()) > _MAX_TASK_BYTES:
+        raise RequestTooLarge("The selection is too large to be recorded as one task; split the request")
     repository = TaskRepository()
     for _ in range(_LOCK_ATTEMPTS):
         try:
