@@ -49,25 +49,39 @@ class SpyS3:
         self.single_deletes: list[str] = []
         self.key_errors: dict[str, list[str]] = {}
         self.call_error: str | None = None
+        # (operation, ExpectedBucketOwner) of every call: moto does not check the owner, real S3 does.
+        self.owners: list[tuple[str, str | None]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
+    def get_paginator(self, operation: str) -> Any:
+        spy, paginator = self, self._client.get_paginator(operation)
+
+        class RecordingPaginator:
+            def paginate(self, **kwargs: Any) -> Any:
+                spy.owners.append((operation, kwargs.get("ExpectedBucketOwner")))
+                return paginator.paginate(**kwargs)
+
+        return RecordingPaginator()
+
     def delete_objects(self, **kwargs: Any) -> dict[str, Any]:
         keys = [item["Key"] for item in kwargs["Delete"]["Objects"]]
         self.batches.append(keys)
+        self.owners.append(("delete_objects", kwargs.get("ExpectedBucketOwner")))
         if self.call_error:
             raise ClientError({"Error": {"Code": self.call_error, "Message": S3_MESSAGES[self.call_error]}},
                               "DeleteObjects")
         failing = {key: self.key_errors[key].pop(0) for key in keys if self.key_errors.get(key)}
         passing = [{"Key": key} for key in keys if key not in failing]
-        answer = self._client.delete_objects(Bucket=kwargs["Bucket"], Delete={**kwargs["Delete"], "Objects": passing}
+        answer = self._client.delete_objects(**{**kwargs, "Delete": {**kwargs["Delete"], "Objects": passing}}
                                              ) if passing else {}
         injected = [{"Key": key, "Code": code, "Message": S3_MESSAGES[code]} for key, code in failing.items()]
         return {"Deleted": answer.get("Deleted", []), "Errors": answer.get("Errors", []) + injected}
 
     def delete_object(self, **kwargs: Any) -> dict[str, Any]:
         self.single_deletes.append(kwargs["Key"])
+        self.owners.append(("delete_object", kwargs.get("ExpectedBucketOwner")))
         return self._client.delete_object(**kwargs)
 
     @property
@@ -208,6 +222,17 @@ def test_keys_xml_cannot_carry_are_deleted_one_by_one(tenant, s3_spy):
     assert s3_spy.single_deletes == awkward
     assert s3_spy.keys_sent == ["plain.txt"]
     assert tenant.keys() == []
+
+
+def test_every_s3_call_names_the_organizations_account_as_bucket_owner(tenant, s3_spy):
+    for key in ("a", "dir/b", "odd\x01key"):
+        tenant.put(key)
+
+    status, _ = bulk_delete_call(tenant, {"object_keys": ["a", "odd\x01key"], "path": ["dir"]})
+
+    assert status == 200
+    assert {operation for operation, _ in s3_spy.owners} == {"list_objects_v2", "delete_objects", "delete_object"}
+    assert {owner for _, owner in s3_spy.owners} == {tenant.organization.account_id}
 
 
 def test_bucket_may_be_named_by_its_id(tenant, s3_spy):
@@ -469,10 +494,12 @@ def test_another_organizations_bucket_is_not_found_and_untouched(tenant, other_t
     assert other_tenant.keys() == ["secret.txt"]
 
 
-def test_registered_bucket_missing_in_s3_is_not_found(tenant, s3_spy):
+@pytest.mark.parametrize("body", [{"object_keys": [], "path": ["pdf"]}, {"object_keys": ["a"], "path": []}],
+                         ids=["by path", "by key"])
+def test_registered_bucket_missing_in_s3_is_not_found(tenant, s3_spy, body):
     tenant.s3.delete_bucket(Bucket=tenant.bucket.s3_bucket)
 
-    status, document = bulk_delete_call(tenant, {"object_keys": [], "path": ["pdf"]})
+    status, document = bulk_delete_call(tenant, body)
 
     assert (status, error_code(document)) == (404, 404001)
     assert tenant.bucket.s3_bucket not in document["exception"]["error_message"]

@@ -25,7 +25,7 @@ from eraser.config import settings
 from eraser.errors import BucketNotFound, RequestTooLarge
 from eraser.observability import logger, metrics
 from eraser.storage.keys import fits_in_xml, folder_prefix, validate_object_key
-from eraser.tenancy import TenancyRepository
+from eraser.tenancy import Organization, TenancyRepository
 
 MAX_OBJECT_KEYS = 1000
 # Every path costs at least one ListObjectsV2 call before anything is deleted; 100 keeps a request well inside
@@ -118,25 +118,34 @@ class ObjectStore(Protocol):
 
 
 class S3ObjectStore:
-    """One S3 bucket. ``bucket_label`` is the name the caller knows; the S3 name never appears in an error."""
+    """One S3 bucket of an organization. Every call names the organization's AWS account as ``ExpectedBucketOwner``,
+    so a bucket registered by mistake in another account is refused by S3 (403) instead of being deleted from.
+    ``bucket_label`` is the name the caller knows; the S3 name never appears in an error."""
 
-    def __init__(self, s3_bucket: str, bucket_label: str, client: Any | None = None) -> None:
+    def __init__(self, s3_bucket: str, bucket_label: str, owner_account_id: str, client: Any | None = None) -> None:
         self._bucket = s3_bucket
         self._label = bucket_label
+        self._owner = owner_account_id
         self._s3 = client or aws.s3()
+
+    def _bucket_arguments(self) -> dict[str, str]:
+        return {"Bucket": self._bucket, "ExpectedBucketOwner": self._owner}
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         # Current objects only: on a versioned bucket a key whose latest version is a delete marker is already gone.
         pages = self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self._bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE})
+            **self._bucket_arguments(), Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE})
         try:
             for page in pages:
                 for item in page.get("Contents", []):
                     yield item["Key"]
         except ClientError as error:
-            if _code_of(error) == "NoSuchBucket":
-                raise BucketNotFound(self._label) from error
+            self._raise_if_bucket_missing(error)
             raise
+
+    def _raise_if_bucket_missing(self, error: ClientError) -> None:
+        if _code_of(error) == "NoSuchBucket":
+            raise BucketNotFound(self._label) from error
 
     def delete_batch(self, keys: Sequence[str]) -> AttemptOutcome:
         if len(keys) > DELETE_OBJECTS_MAX_KEYS:
@@ -144,9 +153,10 @@ class S3ObjectStore:
         try:
             # Quiet=False: every key comes back as Deleted or Error, so a key counts as deleted only when S3 says so.
             # S3 reports a key that did not exist as Deleted (deleting is idempotent); so does Eraser.
-            answer = self._s3.delete_objects(Bucket=self._bucket, Delete={
+            answer = self._s3.delete_objects(**self._bucket_arguments(), Delete={
                 "Objects": [{"Key": key} for key in keys], "Quiet": False})
         except ClientError as error:
+            self._raise_if_bucket_missing(error)
             # The whole call failed (after botocore's own retries): every key of the batch carries that error, so the
             # caller still learns what the earlier batches deleted.
             failure = KeyFailure(_code_of(error), _message_of(error))
@@ -164,8 +174,9 @@ class S3ObjectStore:
         outcome = AttemptOutcome()
         for key in keys:
             try:
-                self._s3.delete_object(Bucket=self._bucket, Key=key)
+                self._s3.delete_object(**self._bucket_arguments(), Key=key)
             except ClientError as error:
+                self._raise_if_bucket_missing(error)
                 outcome.failed[key] = KeyFailure(_code_of(error), _message_of(error))
             else:
                 outcome.deleted.add(key)
@@ -276,16 +287,16 @@ def admit_synchronously(plan: DeletionPlan, limit: int) -> None:
 
 
 # --- the operation -------------------------------------------------------------------------------------------------
-def bulk_delete(organization_id: str, bucket_identifier: str, request: BulkDeleteRequest, *,
+def bulk_delete(organization: Organization, bucket_identifier: str, request: BulkDeleteRequest, *,
                 tenancy: TenancyRepository | None = None, store: ObjectStore | None = None,
                 limit: int | None = None, retry: RetryPolicy | None = None) -> BulkDeleteResult:
-    """Delete the request's keys and folders from the organization's bucket ``bucket_identifier`` (name or id).
+    """Delete the request's keys and folders from ``organization``'s bucket ``bucket_identifier`` (name or id).
 
     Raises ``BucketNotFound`` (also for another organization's bucket) and ``RequestTooLarge``, in both cases before
     anything is deleted. Per-key failures and paths that match nothing are in the result's ``errors``.
     """
-    bucket = (tenancy or TenancyRepository()).find_bucket(organization_id, bucket_identifier)
-    objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name)
+    bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, bucket_identifier)
+    objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id)
     sync_limit = limit if limit is not None else settings().sync_delete_limit
     plan = plan_deletion(objects, request, sync_limit)
     admit_synchronously(plan, sync_limit)
