@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.exceptions import ClientError
 
 from eraser.storage.listing import ListedVersion, trashed_before
-from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, get_task
+from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, failures_of, get_task
 from eraser.tasks.model import ChunkMessage, Counts, Progress, Target, Task
 from eraser.tasks.queues import cut_chunks
 from eraser.tasks.repository import task_key
@@ -244,10 +244,10 @@ def test_a_batch_that_keeps_failing_is_dead_lettered_and_fails_its_task(stack, t
     fill(tenant, 10)
     real_delete = engine.real.delete_objects
 
-    def bucket_policy_denies(**arguments):
-        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "DeleteObjects")
+    def always_unavailable(**arguments):
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "Please retry"}}, "DeleteObjects")
 
-    engine.real = _Replace(engine.real, delete_objects=bucket_policy_denies)
+    engine.real = _Replace(engine.real, delete_objects=always_unavailable)
     task_id = response_json(purge(tenant))["task"]["id"]
     run = TaskHarness(stack).drain()
 
@@ -337,16 +337,43 @@ def test_watchdog_resumes_a_task_whose_first_step_was_lost(stack, tenant, engine
 def test_a_listing_step_that_keeps_failing_is_dead_lettered_and_fails_its_task(stack, tenant, engine):
     fill(tenant, 10)
 
-    def listing_denied(**arguments):
-        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectVersions")
+    def listing_throttled(**arguments):
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Reduce your request rate."}},
+                          "ListObjectVersions")
 
-    engine.real = _Replace(engine.real, list_object_versions=listing_denied)
+    engine.real = _Replace(engine.real, list_object_versions=listing_throttled)
     task_id = response_json(purge(tenant))["task"]["id"]
     TaskHarness(stack).drain()
 
     task = get_task(task_id)
     assert task.status == TaskStatus.FAILED
     assert "a listing step failed repeatedly and was dead-lettered" in (task.last_error or "")
+    assert len(tenant.keys()) == 10
+
+
+def test_a_bucket_missing_in_s3_fails_the_task_at_once_with_the_reason(stack, tenant, engine):
+    stack.s3.delete_bucket(Bucket=tenant.bucket.s3_bucket)
+    task_id = response_json(purge(tenant))["task"]["id"]
+    run = TaskHarness(stack).drain()
+    task = get_task(task_id)
+    assert task.status == TaskStatus.FAILED
+    assert "NoSuchBucket" in (task.last_error or "")
+    assert run.dead_letter_invocations == 0
+
+
+def test_a_refused_delete_call_fails_every_key_of_its_batch_and_the_task(stack, tenant, engine):
+    fill(tenant, 10)
+
+    def policy_denies(**arguments):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "DeleteObjects")
+
+    engine.real = _Replace(engine.real, delete_objects=policy_denies)
+    task_id = response_json(purge(tenant))["task"]["id"]
+    TaskHarness(stack).drain()
+    task = get_task(task_id)
+    assert task.status == TaskStatus.FAILED
+    assert task.counts.failed == 10 and task.counts.deleted == 0
+    assert {failure.code for failure in failures_of(task_id)} == {"AccessDenied"}
     assert len(tenant.keys()) == 10
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
+
 from eraser import aws
 from eraser.errors import TaskNotFound
 from eraser.observability import logger
@@ -40,6 +42,10 @@ from eraser.tasks.model import (
 from eraser.tasks.queues import cut_chunks, send_chunks, send_listing_step
 from eraser.tasks.repository import TaskRepository
 from eraser.tasks.settings import engine_settings
+
+# Retrying these cannot help: the bucket is gone, or belongs to another account (ExpectedBucketOwner), or a policy
+# denies the listing. The task fails at once with the reason instead of after five deliveries and a dead letter.
+PERMANENT_LISTING_ERRORS = frozenset({"NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidBucketState"})
 
 
 def run_listing_message(body: str, remaining_ms: RemainingMs) -> None:
@@ -72,7 +78,16 @@ def run_listing_step(message: ListingMessage, remaining_ms: RemainingMs) -> None
     if message.hop >= tuning.max_listing_hops:
         fail_task(task.id, f"listing needed more than {tuning.max_listing_hops} steps (the engine's hop cap)")
         return
-    step = _list_pages(task, message.cursor.model_copy(), remaining_ms)
+    try:
+        step = _list_pages(task, message.cursor.model_copy(), remaining_ms)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code not in PERMANENT_LISTING_ERRORS:
+            raise  # throttling or S3 trouble: SQS delivers the step again
+        target = task.targets[min(message.cursor.target_index, len(task.targets) - 1)]
+        fail_task(task.id, f"S3 refused to list bucket '{target.bucket_name}': {code} "
+                           f"({error.response['Error'].get('Message', '')})")
+        return
     saved = repository.save_listing_step(task, message.hop, step.cursor, objects=step.listed.objects,
                                          versions=step.listed.versions, listing_done=step.done)
     if saved is None:
