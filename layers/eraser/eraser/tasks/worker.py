@@ -92,11 +92,11 @@ def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) 
             _back_off(attempt, tuning.key_retry_base_seconds)
         try:
             errors = _delete_objects(s3, bucket, owner, pending)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in RETRYABLE_CALL_ERRORS:
+        except ClientError as refused:
+            if refused.response["Error"]["Code"] in RETRYABLE_CALL_ERRORS:
                 raise
             # The whole call was refused (a policy, another owner, the bucket is gone): every key failed with it.
-            code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
+            code, message = refused.response["Error"]["Code"], refused.response["Error"].get("Message", "")
             outcome.failures += [(entry, code, message) for entry in pending]
             return outcome
         retry: list[ChunkEntry] = []
