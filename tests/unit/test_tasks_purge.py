@@ -302,3 +302,31 @@ def test_keys_xml_cannot_carry_are_deleted_one_by_one(stack, tenant, engine):
     assert tenant.keys() == []
     assert engine.count("delete_object") == 2
     assert_owner_on_every_call(engine, tenant)
+
+
+def test_a_small_purge_finishing_within_the_wait_budget_answers_completed(stack, tenant, engine, monkeypatch):
+    import threading
+
+    from eraser import config
+
+    monkeypatch.setenv("PURGE_WAIT_SECONDS", "15")
+    config.settings.cache_clear()
+    fill(tenant, 5)
+    harness = TaskHarness(stack)
+    stop = threading.Event()
+
+    def workers() -> None:
+        while not stop.is_set():
+            if not harness.step():
+                stop.wait(0.05)
+
+    thread = threading.Thread(target=workers, daemon=True)
+    thread.start()
+    try:
+        response = purge(tenant)
+    finally:
+        stop.set()
+        thread.join()
+    assert response_json(response)["task"]["status"] == "completed"
+    assert response_header(response, "Retry-After") is None
+    assert tenant.keys() == []
