@@ -28,7 +28,9 @@ from botocore.exceptions import ClientError
 
 from eraser import aws
 from eraser.tasks.settings import engine_settings
-from tests.support import AwsStack, LambdaContext, Tenant, api_event, invoke, load_event
+from tests.support import AwsStack, LambdaContext, Tenant, api_event, invoke, list_versions, load_event
+
+BYSTANDER_BUCKET = "eraser-test-bystander"
 
 
 class SimulatedCrash(BaseException):
@@ -227,10 +229,23 @@ def engine_fixture(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator
     for name, value in {"LISTING_PAGE_SIZE": "7", "LISTING_PAGES_PER_STEP": "1", "KEY_RETRY_BASE_SECONDS": "0"}.items():
         monkeypatch.setenv(name, value)
     engine_settings.cache_clear()
-    faulty = FaultyS3(boto3.client("s3"))
+    client = boto3.client("s3")
+    # A bucket no task targets, with versions, a delete marker, a folder marker and an upload: every engine test
+    # ends by checking that it is exactly as it was.
+    client.create_bucket(Bucket=BYSTANDER_BUCKET)
+    client.put_bucket_versioning(Bucket=BYSTANDER_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for key in ("0000.bin", "dir/", "kept/a", "kept/a"):
+        client.put_object(Bucket=BYSTANDER_BUCKET, Key=key, Body=b"bystander")
+    client.delete_object(Bucket=BYSTANDER_BUCKET, Key="kept/a")
+    upload = client.create_multipart_upload(Bucket=BYSTANDER_BUCKET, Key="upload.bin")["UploadId"]
+    before = list_versions(client, BYSTANDER_BUCKET)
+    faulty = FaultyS3(client)
     monkeypatch.setattr(aws, "s3", lambda: faulty)
     yield faulty
     engine_settings.cache_clear()
+    assert list_versions(client, BYSTANDER_BUCKET) == before, "a task touched a bucket it did not target"
+    uploads = client.list_multipart_uploads(Bucket=BYSTANDER_BUCKET).get("Uploads", [])
+    assert [item["UploadId"] for item in uploads] == [upload]
 
 
 def fill(tenant: Tenant, count: int, prefix: str = "", bucket: Any = None) -> list[str]:
