@@ -291,13 +291,14 @@ def test_keys_and_prefixes_selection_deletes_those_keys_and_everything_under_the
     for key in ("a.txt", "dirx", "other/1", "dir"):
         tenant.put(key, b"x")
     task = create_task(tenant.organization, TaskKind.BULK_DELETE, [tenant.bucket], "test",
-                       Selection.keys_and_prefixes(keys=["a.txt", "never-existed"], prefixes=["dir/"]))
+                       Selection.keys_and_prefixes(keys=["a.txt", "never-existed", "dir/0003.bin"],
+                                                   prefixes=["dir/"]))
     TaskHarness(stack).drain()
 
     finished = get_task(task.id)
     assert finished.status == TaskStatus.COMPLETED, finished.last_error
     # S3 reports a key that was not there as deleted; it is counted as such.
-    assert finished.counts.deleted == 22
+    assert finished.counts.deleted == 22  # dir/0003.bin, named and under dir/, once
     assert finished.pass_number == 1
     assert tenant.keys() == ["dir", "dirx", "other/1"]
 

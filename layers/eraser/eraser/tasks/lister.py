@@ -188,7 +188,9 @@ def _next_keys_page(task: Task, cursor: ListingCursor) -> list[ListedVersion]:
         cursor.continuation_token = page.continuation_token
         if page.continuation_token is None:
             cursor.prefix_index += 1
-        return modified_by(page.entries, task.snapshot_at)
+        # A key named explicitly and also under a prefix is deleted (and counted) once.
+        named = set(selection.keys)
+        return [entry for entry in modified_by(page.entries, task.snapshot_at) if entry.key not in named]
     _next_target(cursor)
     return []
 
