@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from eraser import aws
 from eraser.tasks.settings import engine_settings
+from tests.openapi_check import assert_matches_openapi
 from tests.support import AwsStack, LambdaContext, Tenant, api_event, invoke, list_versions, load_event
 
 BYSTANDER_BUCKET = "eraser-test-bystander"
@@ -258,7 +259,13 @@ def fill(tenant: Tenant, count: int, prefix: str = "", bucket: Any = None) -> li
 def purge(tenant: Tenant, bucket_name: str | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
     event = api_event("DELETE", "/storage/obj/{bucket}/purge", {"bucket": bucket_name or tenant.bucket.name},
                       headers={**tenant.headers, **(headers or {})})
-    return invoke("purge_bucket", event)
+    return documented(invoke("purge_bucket", event), "DELETE", "/storage/obj/{bucket}/purge")
+
+
+def documented(response: dict[str, Any], method: str, route: str) -> dict[str, Any]:
+    """The response, after checking it is what openapi/eraser.yaml promises for the route."""
+    assert_matches_openapi(response, method, route)
+    return response
 
 
 def assert_owner_on_every_call(faulty: FaultyS3, tenant: Tenant) -> None:

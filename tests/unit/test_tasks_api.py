@@ -7,6 +7,7 @@ from eraser.tasks import TaskStatus, get_task
 from tests.support import api_event, invoke, response_header, response_json
 from tests.tasks_harness import (
     TaskHarness,
+    documented,
     engine_fixture,  # noqa: F401
     fill,
     purge,
@@ -15,12 +16,12 @@ from tests.tasks_harness import (
 
 def read(tenant, task_id: str, headers: dict[str, str] | None = None) -> dict:
     event = api_event("GET", "/v1/tasks/{task_id}", {"task_id": task_id}, headers=headers or tenant.headers)
-    return invoke("get_task", event)
+    return documented(invoke("get_task", event), "GET", "/v1/tasks/{task_id}")
 
 
 def cancel(tenant, task_id: str, headers: dict[str, str] | None = None) -> dict:
     event = api_event("POST", "/v1/tasks/{task_id}/cancel", {"task_id": task_id}, headers=headers or tenant.headers)
-    return invoke("cancel_task", event)
+    return documented(invoke("cancel_task", event), "POST", "/v1/tasks/{task_id}/cancel")
 
 
 def test_running_task_reads_in_mixpeek_form_with_progress_and_retry_after(stack, tenant, engine):

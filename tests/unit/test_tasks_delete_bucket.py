@@ -13,6 +13,7 @@ from tests.support import api_event, invoke, response_header, response_json
 from tests.tasks_harness import (
     TaskHarness,
     assert_owner_on_every_call,
+    documented,
     engine_fixture,  # noqa: F401
     fill,
 )
@@ -21,7 +22,7 @@ from tests.tasks_harness import (
 def delete_bucket(tenant, identifier: str, headers: dict[str, str] | None = None) -> dict:
     event = api_event("DELETE", "/v1/buckets/{bucket_identifier}", {"bucket_identifier": identifier},
                       headers={**tenant.headers, **(headers or {})})
-    return invoke("delete_bucket", event)
+    return documented(invoke("delete_bucket", event), "DELETE", "/v1/buckets/{bucket_identifier}")
 
 
 def bucket_exists(tenant, s3_bucket: str) -> bool:
