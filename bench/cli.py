@@ -381,6 +381,7 @@ def finish(arguments: argparse.Namespace, started: datetime, scenarios: list[Sce
         "verdicts": [verdict.as_dict() for verdict in all_verdicts],
         "records": [asdict(record) for record in harness.records],
         "calibration": harness.calibration,
+        "notes": {f"{scenario}\t{contender}": note for (scenario, contender), note in harness.notes.items()},
         "skipped": harness.skipped,
         "peer_tools": tools_problem or "ok",
         "worker_peak_memory_mb": memory,

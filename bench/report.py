@@ -15,7 +15,7 @@ BULK_VS_DELETE_LIMIT = 0.8
 KEYS_PER_DELETE_CALL = 990
 WORKER_MEMORY_MB = 128
 AWS_CLI = "aws s3 rm --recursive"
-TASK_LIFECYCLE_WRITES = 6
+TASK_LIFECYCLE_WRITES = 8
 
 
 @dataclass
@@ -56,6 +56,7 @@ class Summary:
     requests: dict[str, float]
     keys_per_delete_call: float | None
     note: str = ""
+    failed_runs: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -80,20 +81,23 @@ def summarize(records: list[Record], notes: dict[tuple[str, str], str] | None = 
     summaries: list[Summary] = []
     for (scenario, contender), group in groups.items():
         good = [record for record in group if not record.error]
+        # When every run failed, its time and requests still tell where the time went.
+        shown = good or group
         lefts = [record.left for record in group if record.left is not None]
-        delete_calls = sum(record.requests.get("s3:DeleteObjects", 0) for record in good)
+        delete_calls = sum(record.requests.get("s3:DeleteObjects", 0) for record in shown)
         summaries.append(Summary(
             scenario=scenario, contender=contender, role=group[0].role, objects=group[0].objects, runs=len(good),
-            seconds=median([record.seconds for record in good]),
+            seconds=median([record.seconds for record in shown]),
             rate=median([record.rate for record in good]),
             ratio_to_best_peer=None,
             left=max(lefts) if lefts else None,
             wrongly_deleted=max(record.wrongly_deleted for record in group),
             errors=sorted({record.error for record in group if record.error}),
-            requests=_median_requests(good),
-            keys_per_delete_call=(sum(record.deleted_keys_in_calls for record in good) / delete_calls
+            requests=_median_requests(shown),
+            keys_per_delete_call=(sum(record.deleted_keys_in_calls for record in shown) / delete_calls
                                   if delete_calls else None),
             note=notes.get((scenario, contender), ""),
+            failed_runs=len(group) - len(good),
         ))
     for scenario in {summary.scenario for summary in summaries}:
         best = best_peer(summaries, scenario)
@@ -142,11 +146,16 @@ def verdicts(summaries: list[Summary], scenario: str, kind: str, objects_expecte
              unavailable: str | None = None) -> list[Verdict]:
     eraser = _eraser(summaries, scenario)
     found: list[Verdict] = []
-    if eraser is None or not eraser.rate:
-        reason = (eraser.errors[0] if eraser and eraser.errors else unavailable or "not run")
-        return [Verdict(f"{scenario}: Eraser measured", None, f"Eraser contender unavailable: {reason}")]
+    if eraser is None:
+        return [Verdict(f"{scenario}: Eraser measured", None, f"Eraser contender unavailable: {unavailable or 'not run'}")]
     found.append(Verdict(f"{scenario}: nothing left behind", eraser.left == 0 and not eraser.wrongly_deleted,
                          f"{eraser.left} objects left, {eraser.wrongly_deleted} deleted that should have stayed"))
+    if eraser.failed_runs:
+        found.append(Verdict(f"{scenario}: every Eraser run finished", False,
+                             f"failed in {eraser.failed_runs} of {eraser.runs + eraser.failed_runs} runs: "
+                             f"{'; '.join(eraser.errors)[:200]}"))
+    if not eraser.rate:
+        return found + request_verdicts(eraser, scenario, objects_expected)
     if kind in {"purge", "purge-versioned"}:
         best = best_peer(summaries, scenario)
         if best and best.rate:
@@ -204,14 +213,16 @@ def _number(value: float | None, digits: int = 0, suffix: str = "") -> str:
     return "-" if value is None else f"{value:,.{digits}f}{suffix}"
 
 
-def table(summaries: list[Summary], scenario: str, skipped: list[tuple[str, str]] | None = None) -> str:
+def table(summaries: list[Summary], scenario: str, skipped: list[tuple[str, str]] | None = None,
+          markdown: bool = False) -> str:
     headers = ["contender", "objects", "seconds", "objects/s", "vs best peer", "left", "DeleteObjects",
                "keys/call", "DeleteObject", "lists", "5xx", "note"]
     rows = []
     for summary in (s for s in summaries if s.scenario == scenario):
         requests = summary.requests
         lists = sum(requests.get(f"s3:{name}", 0) for name in ("ListObjectsV2", "ListObjectVersions", "ListObjects"))
-        note = summary.note or "; ".join(summary.errors)[:80]
+        note = summary.note or (f"FAILED in {summary.failed_runs} of {summary.runs + summary.failed_runs} runs: "
+                                if summary.failed_runs else "") + "; ".join(summary.errors)[:80]
         if summary.role == LIMIT and summary.left is None:
             note = note or "lists only, deletes nothing"
         rows.append([summary.contender, f"{summary.objects:,}", _number(summary.seconds, 2),
@@ -223,6 +234,10 @@ def table(summaries: list[Summary], scenario: str, skipped: list[tuple[str, str]
                      note])
     for contender, reason in skipped or []:
         rows.append([contender, *["-"] * (len(headers) - 2), f"skipped: {reason}"[:100]])
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        lines += ["| " + " | ".join(str(cell).replace("|", "/") for cell in row) + " |" for row in rows]
+        return "\n".join(lines)
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
     lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(headers, widths, strict=True)),
              "-|-".join("-" * width for width in widths)]

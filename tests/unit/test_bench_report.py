@@ -80,3 +80,16 @@ def test_server_errors_add_up_every_5xx_operation() -> None:
 def test_table_lists_skipped_contenders_with_their_reason() -> None:
     text = table(summarize([record("s5cmd", PEER, 2.0)]), "purge", [("aws s3 rm", "not installed")])
     assert "s5cmd" in text and "skipped: not installed" in text
+
+
+def test_a_failed_eraser_run_misses_its_targets_and_still_shows_its_requests() -> None:
+    failed = record("eraser", ERASER, 90.0, left=10_000, s3__ListObjectVersions=31, s3__DeleteObjects=10)
+    failed.error = "task ended FAILED"
+    summaries = summarize([record("s5cmd", PEER, 5.0), failed])
+    eraser = next(summary for summary in summaries if summary.role == ERASER)
+    assert eraser.seconds == 90.0 and eraser.rate is None and eraser.requests["s3:ListObjectVersions"] == 31
+    found = {verdict.target.split(": ", 1)[1]: verdict.met for verdict in verdicts(summaries, "purge", "purge",
+                                                                                  20_000)}
+    assert found["nothing left behind"] is False
+    assert found["every Eraser run finished"] is False
+    assert "Eraser >= best peer" not in found
