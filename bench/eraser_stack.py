@@ -7,6 +7,7 @@ peak resident memory (``VmHWM``) from /proc, as Lambda's "Max Memory Used" repor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,19 @@ def missing_functions(kind: Kind | None = None) -> list[str]:
               None: {**PURGE_FUNCTIONS, **BULK_FUNCTIONS}}[kind]
     return [f"{name} ({route})" for name, route in needed.items()
             if not (ROOT / "functions" / name / "app.py").exists()]
+
+
+_BULK_REQUEST_SIZE = [BULK_REQUEST_KEYS]
+
+
+@contextlib.contextmanager
+def _bulk_request_keys(size: int) -> Iterator[None]:
+    """Smaller bulk requests for the warm-up, so that it keeps every concurrent worker busy."""
+    _BULK_REQUEST_SIZE[0] = size
+    try:
+        yield
+    finally:
+        _BULK_REQUEST_SIZE[0] = BULK_REQUEST_KEYS
 
 
 def task_id_of(document: Any, headers: dict[str, str]) -> str | None:
@@ -225,7 +240,8 @@ class EraserApi(Contender):
         at a time as the local stack runs the function concurrently."""
         query = urllib.parse.urlencode({"bucket": context.bucket})
         keys = [entry["Key"] for entry in context.objects]
-        requests = [keys[start:start + BULK_REQUEST_KEYS] for start in range(0, len(keys), BULK_REQUEST_KEYS)]
+        size = _BULK_REQUEST_SIZE[0]
+        requests = [keys[start:start + size] for start in range(0, len(keys), size)]
 
         def send(batch: list[str]) -> tuple[int, Any]:
             status, document, _ = http("DELETE", f"{base}/v1/storage/objects?{query}", headers,
@@ -263,17 +279,19 @@ class EraserApi(Contender):
         print(f"bench: task {task_id} still running {limit_seconds:.0f} s after it was cancelled", flush=True)
 
     def warm_up(self, backend: Any) -> None:
-        """One tiny purge and one tiny bulk delete before anything is timed, so that every function the scenarios
-        use has a warm worker (cold starts are reported separately, as import times)."""
+        """One tiny purge and tiny bulk deletes (as many at once as a bulk run sends) before anything is timed, so
+        that every worker the scenarios use is warm (cold starts are reported separately, as import times)."""
         for kind, bucket in ((Kind.PURGE, "eraser-bench-warm-up-purge"), (Kind.BULK_KNOWN_KEYS,
                                                                           "eraser-bench-warm-up-bulk")):
             if missing_functions(kind):
                 continue
+            keys = [f"warm/{index:04d}" for index in range(2 if kind is Kind.PURGE else 2 * BULK_CLIENT_CONCURRENCY)]
             backend.create_bucket(bucket)
-            backend.put_objects(bucket, ["warm/a", "warm/b"])
-            scenario = Scenario("warm-up", kind, 2, "warm-up")
-            outcome = self.run(RunContext(scenario=scenario, bucket=bucket, environment={}, endpoint=backend.url,
-                                          objects=[{"Key": "warm/a"}, {"Key": "warm/b"}], workdir=Path("/")))
+            backend.put_objects(bucket, keys)
+            scenario = Scenario("warm-up", kind, len(keys), "warm-up")
+            with _bulk_request_keys(2):
+                outcome = self.run(RunContext(scenario=scenario, bucket=bucket, environment={}, endpoint=backend.url,
+                                              objects=[{"Key": key} for key in keys], workdir=Path("/")))
             backend.drop_bucket(bucket)
             if outcome.error:
                 print(f"bench: Eraser warm-up ({kind.value}) failed: {outcome.error}", flush=True)
