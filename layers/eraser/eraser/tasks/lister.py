@@ -31,6 +31,7 @@ from eraser.tasks.engine import (
     finalize,
 )
 from eraser.tasks.model import (
+    HeldVersion,
     ListingCursor,
     ListingMessage,
     Phase,
@@ -166,6 +167,19 @@ def _next_page(task: Task, cursor: ListingCursor) -> tuple[list[ListedVersion], 
         # A purge works on what the bucket held when it was asked for; deleting a bucket takes everything.
         cutoff = None if task.kind == TaskKind.DELETE_BUCKET else task.snapshot_at
         selected = modified_by(page.entries, cutoff)
+    carried = cursor.anchor
+    cursor.anchor = None
+    if not page.is_last:
+        anchor = next((entry for entry in selected if (entry.key, entry.version_id)
+                       == (page.next_key_marker, page.next_version_marker)), None)
+        if anchor is not None:
+            selected = [entry for entry in selected if entry is not anchor]
+            cursor.anchor = HeldVersion(key=anchor.key, version_id=anchor.version_id, size=anchor.size,
+                                        last_modified=anchor.last_modified,
+                                        is_delete_marker=anchor.is_delete_marker)
+    if carried is not None:
+        selected = [ListedVersion(carried.key, carried.version_id, carried.size, carried.last_modified, False,
+                                  carried.is_delete_marker), *selected]
     if page.is_last:
         _next_target(cursor)
     else:
@@ -201,3 +215,4 @@ def _next_target(cursor: ListingCursor) -> None:
     cursor.keys_offset = cursor.prefix_index = 0
     cursor.previous_key = cursor.previous_modified = None
     cursor.held_marker_key = cursor.held_marker_version = cursor.held_marker_modified = None
+    cursor.anchor = None

@@ -100,6 +100,16 @@ class Target(BaseModel):
         return cls(bucket_id=bucket.id, bucket_name=bucket.name, s3_bucket=bucket.s3_bucket)
 
 
+class HeldVersion(BaseModel):
+    """A listed version whose deletion waits for the next listing step (see ``ListingCursor.anchor``)."""
+
+    key: str
+    version_id: str | None = None
+    size: int = 0
+    last_modified: datetime
+    is_delete_marker: bool = False
+
+
 class ListingCursor(BaseModel):
     """Where listing resumes: the target, S3's markers, and what the trash selection must remember across pages."""
 
@@ -113,6 +123,9 @@ class ListingCursor(BaseModel):
     # The trash selection needs the previous entry of the same key (the version that superseded this one).
     previous_key: str | None = None
     previous_modified: datetime | None = None
+    # The version named by the next page's VersionIdMarker. moto answers an empty page when that version was deleted
+    # meanwhile (S3 does not), so it is deleted only after the next page was listed: it rides along to that step.
+    anchor: HeldVersion | None = None
     held_marker_key: str | None = None
     held_marker_version: str | None = None
     held_marker_modified: datetime | None = None
