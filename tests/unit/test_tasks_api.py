@@ -64,7 +64,7 @@ def test_failed_task_shows_its_failure_sample(stack, tenant, engine):
     body = response_json(read(tenant, task_id))
     assert body["status"] == "FAILED"
     assert body["counts"]["failed"] == 1
-    assert body["failures"] == [{"key": "0001.bin", "version_id": "null", "code": "AccessDenied",
+    assert body["failures"] == [{"key": "0001.bin", "version_id": None, "code": "AccessDenied",
                                  "message": "Access Denied"}]
     assert "could not be deleted" in body["error_message"]
     assert tenant.keys() == ["0001.bin"]

@@ -356,3 +356,37 @@ def test_a_small_purge_finishing_within_the_wait_budget_answers_completed(stack,
     assert response_json(response)["task"]["status"] == "completed"
     assert response_header(response, "Retry-After") is None
     assert tenant.keys() == []
+
+
+def test_a_bucket_that_never_had_versioning_is_listed_with_list_objects_v2(stack, tenant, engine):
+    keys = fill(tenant, 20)
+    body = response_json(purge(tenant))
+    TaskHarness(stack).drain()
+    task = get_task(body["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED
+    assert task.counts.deleted == len(keys)
+    assert engine.count("list_objects_v2") >= 3
+    # Only the emptiness check lists versions.
+    assert [call.arguments.get("MaxKeys") for call in engine.calls if call.operation == "list_object_versions"] == [1]
+    assert sizes_of_delete_calls(engine) == [7, 7, 6]
+
+
+def test_a_bucket_with_suspended_versioning_is_listed_with_its_versions(stack, tenant, engine):
+    bucket = tenant.add_bucket("suspended", versioned=True)
+    for index in range(5):
+        tenant.put(f"k{index}", b"old", bucket=bucket)
+    stack.s3.put_bucket_versioning(Bucket=bucket.s3_bucket, VersioningConfiguration={"Status": "Suspended"})
+    for index in range(5):
+        tenant.put(f"k{index}", b"null version", bucket=bucket)
+    entries = len(tenant.versions(bucket))
+    body = response_json(purge(tenant, "suspended"))
+    TaskHarness(stack).drain()
+    task = get_task(body["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == entries
+    assert engine.count("list_objects_v2") == 0
+    assert tenant.versions(bucket) == []
+
+
+def sizes_of_delete_calls(engine) -> list[int]:
+    return [len(call.arguments["Delete"]["Objects"]) for call in engine.calls if call.operation == "delete_objects"]

@@ -131,6 +131,13 @@ def trashed_before(entries: list[ListedVersion], superseded_before: datetime, *,
     return TrashSelection(selected, previous_key, previous_modified, held_marker)
 
 
+def versioning_was_ever_enabled(s3: Any, bucket: str, owner: str) -> bool:
+    """False only for a bucket whose versioning was never enabled: it holds one version per key, and listing its
+    current objects lists everything. A suspended bucket may still hold older versions."""
+    status = s3.get_bucket_versioning(Bucket=bucket, ExpectedBucketOwner=owner).get("Status")
+    return status in ("Enabled", "Suspended")
+
+
 def bucket_is_empty(s3: Any, bucket: str, owner: str) -> bool:
     """True when no version and no delete marker is left (what DeleteBucket requires)."""
     page = s3.list_object_versions(Bucket=bucket, ExpectedBucketOwner=owner, MaxKeys=1)

@@ -22,6 +22,7 @@ from eraser.storage.listing import (
     list_versions_page,
     modified_by,
     trashed_before,
+    versioning_was_ever_enabled,
 )
 from eraser.tasks.engine import (
     RemainingMs,
@@ -144,6 +145,19 @@ def _next_page(task: Task, cursor: ListingCursor) -> tuple[list[ListedVersion], 
         return _next_keys_page(task, cursor), False
     s3 = aws.s3()
     target = task.targets[cursor.target_index]
+    # A purge works on what the bucket held when it was asked for; deleting a bucket takes everything.
+    cutoff = None if task.kind == TaskKind.DELETE_BUCKET else task.snapshot_at
+    if task.selection.mode == SelectionMode.ALL:
+        if cursor.versioned is None:
+            cursor.versioned = versioning_was_ever_enabled(s3, target.s3_bucket, task.account_id)
+        if not cursor.versioned:
+            objects = list_objects_page(s3, target.s3_bucket, task.account_id, prefix="",
+                                        continuation_token=cursor.continuation_token,
+                                        page_size=engine_settings().listing_page_size)
+            cursor.continuation_token = objects.continuation_token
+            if objects.continuation_token is None:
+                _next_target(cursor)
+            return modified_by(objects.entries, cutoff), True
     page = list_versions_page(s3, target.s3_bucket, task.account_id, key_marker=cursor.key_marker,
                               version_marker=cursor.version_marker, page_size=engine_settings().listing_page_size)
     if task.selection.mode == SelectionMode.TRASH:
@@ -164,8 +178,6 @@ def _next_page(task: Task, cursor: ListingCursor) -> tuple[list[ListedVersion], 
         cursor.held_marker_version = marker.version_id if marker else None
         cursor.held_marker_modified = marker.last_modified if marker else None
     else:
-        # A purge works on what the bucket held when it was asked for; deleting a bucket takes everything.
-        cutoff = None if task.kind == TaskKind.DELETE_BUCKET else task.snapshot_at
         selected = modified_by(page.entries, cutoff)
     carried = cursor.anchor
     cursor.anchor = None
@@ -216,3 +228,4 @@ def _next_target(cursor: ListingCursor) -> None:
     cursor.previous_key = cursor.previous_modified = None
     cursor.held_marker_key = cursor.held_marker_version = cursor.held_marker_modified = None
     cursor.anchor = None
+    cursor.versioned = None

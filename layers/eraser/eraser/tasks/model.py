@@ -114,6 +114,9 @@ class ListingCursor(BaseModel):
     """Where listing resumes: the target, S3's markers, and what the trash selection must remember across pages."""
 
     target_index: int = 0
+    # Whether the target's versioning was ever enabled (None: not asked yet). A bucket that never had versioning is
+    # listed with ListObjectsV2: one version per key, and no version-id marker to go stale.
+    versioned: bool | None = None
     key_marker: str | None = None
     version_marker: str | None = None
     continuation_token: str | None = None
