@@ -66,7 +66,8 @@ class FaultyS3:
 
     def __getattr__(self, operation: str) -> Any:
         method = getattr(self.real, operation)
-        if not callable(method) or operation.startswith("_") or operation in ("meta", "exceptions"):
+        if not callable(method) or operation.startswith("_") or operation in (
+                "meta", "exceptions", "get_paginator", "can_paginate", "get_waiter"):
             return method
 
         def call(**arguments: Any) -> Any:

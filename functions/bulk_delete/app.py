@@ -22,7 +22,7 @@ def delete_objects() -> Response:
     principal = authenticate(headers_of(event), Scope.OBJECTS_DELETE)
     query = validate(BulkDeleteQuery, event.query_string_parameters or {}, location="query")
     request = parse_json_body(event, BulkDeleteRequest)
-    result = bulk_delete(principal.organization, query.bucket, request)
+    result = bulk_delete(principal.organization, query.bucket, request, requested_by=principal.subject)
     return seahorse.bulk_delete_response(result)
 
 

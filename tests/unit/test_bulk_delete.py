@@ -364,16 +364,18 @@ def test_failed_call_reports_every_key_of_its_batch(tenant, s3_spy):
 
 
 # --- the synchronous limit ---------------------------------------------------------------------------------------------
-def test_request_over_the_synchronous_limit_is_refused_and_deletes_nothing(tenant, s3_spy, sync_limit):
+def test_request_over_the_synchronous_limit_becomes_a_task_and_deletes_nothing_synchronously(tenant, s3_spy,
+                                                                                               sync_limit):
     for number in range(6):
         tenant.put(f"big/{number}")
 
     status, document = bulk_delete_call(tenant, {"object_keys": [], "path": ["big"]})
 
-    assert status == 400
-    assert error_code(document) == 400002
+    assert status == 202
+    assert document["data"]["task"]["status"] == "pending"
+    assert document["data"]["deleted_object_count"] == 0
     assert s3_spy.batches == []
-    assert len(tenant.keys()) == 6
+    assert len(tenant.keys()) == 6  # the task's workers delete them (tests/unit/test_tasks_bulk.py)
 
 
 def test_keys_count_towards_the_synchronous_limit(tenant, s3_spy, sync_limit):
@@ -381,7 +383,8 @@ def test_keys_count_towards_the_synchronous_limit(tenant, s3_spy, sync_limit):
 
     status, document = bulk_delete_call(tenant, {"object_keys": [f"k{n}" for n in range(5)] + ["a"], "path": []})
 
-    assert (status, error_code(document)) == (400, 400002)
+    assert status == 202
+    assert document["data"]["task"]["href"] == f"/v1/tasks/{document['data']['task']['id']}"
     assert s3_spy.batches == []
     assert tenant.keys() == ["a"]
 

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from eraser import errors
 from eraser.api.http import json_response
 from eraser.storage.bulk import BulkDeleteResult
+from eraser.tasks.model import Task, retry_after_seconds
 
 _ERRORS: list[tuple[type[Exception], int, int, str]] = [
     (errors.RequestTooLarge, 400, 400002, "Bad Request"),
@@ -38,9 +39,23 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
 
 
 def bulk_delete_response(result: BulkDeleteResult) -> Response:
-    """200 even when some keys failed: the failures are in ``data.errors``, as on the page."""
+    """200 even when some keys failed: the failures are in ``data.errors``, as on the page. A request over the
+    synchronous limit is 202 with the task that deletes it (``data.task``), ``Location`` and ``Retry-After``."""
+    if result.task is not None:
+        return bulk_delete_task_response(result.task)
     return json_response(200, {"code": 200, "success": True,
                                "data": {"deleted_object_count": result.deleted_object_count,
                                         "deleted_objects": result.deleted_objects,
                                         "errors": [error.model_dump() for error in result.errors]},
                                "exception": None})
+
+
+def bulk_delete_task_response(task: Task) -> Response:
+    location = f"/v1/tasks/{task.id}"
+    headers = {"Location": location}
+    if not task.is_finished:
+        headers["Retry-After"] = str(retry_after_seconds(task))
+    return json_response(202, {"code": 202, "success": True,
+                               "data": {"deleted_object_count": 0, "deleted_objects": [], "errors": [],
+                                        "task": {"id": task.id, "status": task.status.value, "href": location}},
+                               "exception": None}, headers)

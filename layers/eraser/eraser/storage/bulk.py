@@ -3,7 +3,8 @@
 The steps, each its own function:
 1. ``plan_deletion`` collects the keys (the listed ones once, duplicates once) and lists each path, stopping as soon
    as the total passes the synchronous limit;
-2. ``admit_synchronously`` is the one place that decides whether the request may run now;
+2. ``admit_synchronously`` is the one place that decides whether the request may run now; one over the limit
+   becomes a ``bulk_delete`` task of the task engine (``start_bulk_task``) and deletes nothing synchronously;
 3. ``delete_keys`` deletes with DeleteObjects in batches of at most 1000 keys, retrying the keys S3 reports as
    throttled or failed internally, and reports every other per-key error with S3's own code.
 """
@@ -22,10 +23,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, mo
 
 from eraser import aws
 from eraser.config import settings
-from eraser.errors import BucketNotFound, RequestTooLarge
+from eraser.errors import BucketNotFound
 from eraser.observability import logger, metrics
 from eraser.storage.keys import fits_in_xml, folder_prefix, validate_object_key
-from eraser.tenancy import Organization, TenancyRepository
+from eraser.tasks import Selection, Task, TaskKind, create_task
+from eraser.tenancy import Bucket, Organization, TenancyRepository
 
 MAX_OBJECT_KEYS = 1000
 # Every path costs at least one ListObjectsV2 call before anything is deleted; 100 keeps a request well inside
@@ -86,6 +88,8 @@ class BulkDeleteResult(BaseModel):
 
     deleted_objects: list[str]
     errors: list[DeletionError]
+    # Set when the request was over the synchronous limit: nothing was deleted yet, this task deletes it.
+    task: Task | None = None
 
     @property
     def deleted_object_count(self) -> int:
@@ -277,29 +281,41 @@ def plan_deletion(store: ObjectStore, request: BulkDeleteRequest, limit: int) ->
     return DeletionPlan(list(targets), empty_prefixes, over_limit=False)
 
 
-def admit_synchronously(plan: DeletionPlan, limit: int) -> None:
-    """The one decision whether a request is deleted now. Above the limit nothing is deleted and the request is
-    refused (a later change may answer with a background task here instead)."""
-    if plan.over_limit:
-        raise RequestTooLarge(
-            f"The request covers more than {limit} objects, the most one request may delete; "
-            "name fewer keys or narrower paths, or purge the bucket")
+def admit_synchronously(plan: DeletionPlan) -> bool:
+    """The one decision whether a request is deleted now. Above the limit nothing is deleted here: the request
+    becomes a background task (``bulk_delete`` kind) that lists the paths and deletes in batches."""
+    return not plan.over_limit
+
+
+def start_bulk_task(organization: Organization, bucket: Bucket, request: BulkDeleteRequest,
+                    requested_by: str) -> Task:
+    """A task deleting the request's keys and every current object under its paths that existed now. Raises
+    ``RequestTooLarge`` if the keys do not fit in one task record."""
+    selection = Selection.keys_and_prefixes(keys=list(dict.fromkeys(request.object_keys)),
+                                            prefixes=request.prefixes)
+    return create_task(organization, TaskKind.BULK_DELETE, [bucket], requested_by, selection)
 
 
 # --- the operation -------------------------------------------------------------------------------------------------
 def bulk_delete(organization: Organization, bucket_identifier: str, request: BulkDeleteRequest, *,
                 tenancy: TenancyRepository | None = None, store: ObjectStore | None = None,
-                limit: int | None = None, retry: RetryPolicy | None = None) -> BulkDeleteResult:
+                limit: int | None = None, retry: RetryPolicy | None = None,
+                requested_by: str = "api") -> BulkDeleteResult:
     """Delete the request's keys and folders from ``organization``'s bucket ``bucket_identifier`` (name or id).
 
-    Raises ``BucketNotFound`` (also for another organization's bucket) and ``RequestTooLarge``, in both cases before
-    anything is deleted. Per-key failures and paths that match nothing are in the result's ``errors``.
+    Raises ``BucketNotFound`` (also for another organization's bucket) before anything is deleted. Per-key failures
+    and paths that match nothing are in the result's ``errors``. A request over the synchronous limit deletes nothing
+    here and answers with the task that deletes it (``result.task``).
     """
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, bucket_identifier)
     objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id)
     sync_limit = limit if limit is not None else settings().sync_delete_limit
     plan = plan_deletion(objects, request, sync_limit)
-    admit_synchronously(plan, sync_limit)
+    if not admit_synchronously(plan):
+        task = start_bulk_task(organization, bucket, request, requested_by)
+        logger.info("Bulk delete over the synchronous limit became a task",
+                    extra={"bucket_id": bucket.id, "task_id": task.id, "limit": sync_limit})
+        return BulkDeleteResult(deleted_objects=[], errors=[], task=task)
     outcome = delete_keys(objects, plan.keys, retry)
     result = BulkDeleteResult(
         deleted_objects=[key for key in plan.keys if key in outcome.deleted],

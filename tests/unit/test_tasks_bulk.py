@@ -1,0 +1,74 @@
+"""Bulk delete (Seahorse) over the synchronous limit: answered 202 with a bulk_delete task that the engine runs to
+the end, deleting the named keys and everything under the paths, and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from eraser import config
+from eraser.tasks import TaskStatus, get_task
+from tests.support import api_event, invoke, response_header, response_json
+from tests.tasks_harness import (
+    TaskHarness,
+    documented,
+    engine_fixture,  # noqa: F401
+    fill,
+)
+
+ROUTE = "/v1/storage/objects"
+
+
+@pytest.fixture
+def sync_limit(stack, monkeypatch):
+    monkeypatch.setenv("SYNC_DELETE_LIMIT", "5")
+    config.settings.cache_clear()
+    yield
+    config.settings.cache_clear()
+
+
+def bulk_delete(tenant, body: dict) -> dict:
+    event = api_event("DELETE", ROUTE, query={"bucket": tenant.bucket.name}, body=body, headers=tenant.headers)
+    return documented(invoke("bulk_delete", event), "DELETE", ROUTE)
+
+
+def test_bulk_delete_over_the_limit_runs_as_a_task_to_the_end(stack, tenant, engine, sync_limit):
+    fill(tenant, 20, prefix="big/")
+    fill(tenant, 3, prefix="big-old/")
+    for key in ("a.txt", "b.txt", "keep.txt"):
+        tenant.put(key, b"x")
+
+    response = bulk_delete(tenant, {"object_keys": ["a.txt", "b.txt", "big/0001.bin"], "path": ["big"]})
+    assert response["statusCode"] == 202
+    body = response_json(response)
+    task_id = body["data"]["task"]["id"]
+    assert response_header(response, "Location") == f"/v1/tasks/{task_id}"
+    assert response_header(response, "Retry-After").isdigit()
+    assert len(tenant.keys()) == 26  # nothing deleted synchronously
+
+    TaskHarness(stack).drain()
+
+    task = get_task(task_id)
+    assert task.kind.value == "bulk_delete"
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == 22  # a.txt, b.txt and the 20 objects under big/ (big/0001.bin once)
+    assert task.requested_by.startswith("key:")
+    assert tenant.keys() == ["big-old/0000.bin", "big-old/0001.bin", "big-old/0002.bin", "keep.txt"]
+
+
+def test_bulk_delete_task_on_a_versioned_bucket_adds_delete_markers(stack, tenant, engine, sync_limit):
+    bucket = tenant.add_bucket("versioned", versioned=True)
+    fill(tenant, 8, prefix="dir/", bucket=bucket)
+    event = api_event("DELETE", ROUTE, query={"bucket": "versioned"}, body={"object_keys": [], "path": ["dir"]},
+                      headers=tenant.headers)
+    response = documented(invoke("bulk_delete", event), "DELETE", ROUTE)
+    assert response["statusCode"] == 202
+    TaskHarness(stack).drain()
+
+    task = get_task(response_json(response)["data"]["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED
+    assert task.counts.deleted == 8
+    assert tenant.keys(bucket) == []
+    # Soft delete, as the synchronous path: every version is kept under a delete marker (trash can restore it).
+    versions = tenant.versions(bucket)
+    assert sum(1 for _, _, marker in versions if marker) == 8
+    assert sum(1 for _, _, marker in versions if not marker) == 8
