@@ -196,3 +196,15 @@ def test_purge_request_while_the_bucket_is_being_deleted_gets_the_deletion(stack
     fill(tenant, 5)
     deletion = response_json(delete_bucket(tenant, "photos"))
     assert response_json(purge(tenant))["task"]["id"] == deletion["task_id"]
+
+
+def test_deleting_a_bucket_already_gone_from_s3_removes_its_records(stack, tenant, engine):
+    bucket = tenant.add_bucket("vanished")
+    stack.s3.delete_bucket(Bucket=bucket.s3_bucket)
+    body = response_json(delete_bucket(tenant, "vanished"))
+    TaskHarness(stack).drain()
+    task = get_task(body["task_id"])
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == 0
+    with pytest.raises(BucketNotFound):
+        TenancyRepository().find_bucket(tenant.organization.id, "vanished")

@@ -138,6 +138,16 @@ def versioning_was_ever_enabled(s3: Any, bucket: str, owner: str) -> bool:
     return status in ("Enabled", "Suspended")
 
 
+def bucket_exists(s3: Any, bucket: str, owner: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchBucket"):
+            return False
+        raise
+    return True
+
+
 def bucket_is_empty(s3: Any, bucket: str, owner: str) -> bool:
     """True when no version and no delete marker is left (what DeleteBucket requires)."""
     page = s3.list_object_versions(Bucket=bucket, ExpectedBucketOwner=owner, MaxKeys=1)
@@ -150,7 +160,12 @@ def count_current_objects(s3: Any, bucket: str, owner: str, *, cap: int) -> int 
     arguments: dict[str, Any] = {"Bucket": bucket, "ExpectedBucketOwner": owner, "MaxKeys": min(cap, 1000)}
     counted = 0
     while True:
-        page = s3.list_objects_v2(**arguments)
+        try:
+            page = s3.list_objects_v2(**arguments)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NoSuchBucket":
+                return 0  # gone from S3 already: nothing will be deleted
+            raise
         counted += len(page.get("Contents", []))
         if not page.get("IsTruncated"):
             return counted

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from eraser import aws
 from eraser.errors import BucketNotFound, Conflict, RequestTooLarge, TaskNotFound
 from eraser.observability import logger, metrics
-from eraser.storage.listing import abort_multipart_uploads, bucket_is_empty
+from eraser.storage.listing import abort_multipart_uploads, bucket_exists, bucket_is_empty
 from eraser.tasks.model import (
     KeyFailure,
     ListingMessage,
@@ -192,9 +192,14 @@ def finalize(task: Task, remaining_ms: RemainingMs) -> Task | None:
     repository = TaskRepository()
     s3 = aws.s3()
     tuning = engine_settings()
+    # A bucket being deleted that is already gone from S3 (deleted outside Eraser) has nothing left to verify.
+    gone = {target.s3_bucket for target in task.targets
+            if task.kind == TaskKind.DELETE_BUCKET and not bucket_exists(s3, target.s3_bucket, task.account_id)}
     if task.selection.mode == SelectionMode.ALL:
         initiated_before = task.snapshot_at if task.kind != TaskKind.DELETE_BUCKET else None
         for target in task.targets:
+            if target.s3_bucket in gone:
+                continue
             aborted, done = abort_multipart_uploads(
                 s3, target.s3_bucket, task.account_id, initiated_before=initiated_before,
                 keep_going=lambda: remaining_ms() > tuning.listing_step_reserve_ms)
@@ -202,7 +207,8 @@ def finalize(task: Task, remaining_ms: RemainingMs) -> Task | None:
             if not done:
                 send_listing_step(resume_message(task))
                 return None
-    empty = all(bucket_is_empty(s3, target.s3_bucket, task.account_id) for target in task.targets)
+    empty = all(target.s3_bucket in gone or bucket_is_empty(s3, target.s3_bucket, task.account_id)
+                for target in task.targets)
     verified = task.counts.failed == 0 and (task.pass_listed == 0 or task.selection.mode == SelectionMode.KEYS)
     if task.kind == TaskKind.DELETE_BUCKET:
         return _finish_bucket_deletion(task, repository, s3, empty=empty, verified=verified)

@@ -86,6 +86,13 @@ def run_listing_step(message: ListingMessage, remaining_ms: RemainingMs) -> None
         code = error.response["Error"]["Code"]
         if code not in PERMANENT_LISTING_ERRORS:
             raise  # throttling or S3 trouble: SQS delivers the step again
+        if code == "NoSuchBucket" and task.kind == TaskKind.DELETE_BUCKET:
+            # Deleted outside Eraser: nothing to list; finalization removes the bucket's records.
+            done = message.cursor.model_copy(update={"target_index": len(task.targets)})
+            saved = repository.save_listing_step(task, message.hop, done, objects=0, versions=0, listing_done=True)
+            if saved is not None:
+                advance_if_pass_finished(saved)
+            return
         target = task.targets[min(message.cursor.target_index, len(task.targets) - 1)]
         fail_task(task.id, f"S3 refused to list bucket '{target.bucket_name}': {code} "
                            f"({error.response['Error'].get('Message', '')})")
