@@ -10,6 +10,7 @@ from eraser.api import seahorse
 from eraser.api.http import build_resolver, headers_of, parse_json_body, validate
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
+from eraser.ratelimit import LimitedOperation, enforce_rate_limit
 from eraser.storage.bulk import BulkDeleteQuery, BulkDeleteRequest, bulk_delete
 
 app = build_resolver(seahorse.error_response)
@@ -22,7 +23,8 @@ def delete_objects() -> Response:
     principal = authenticate(headers_of(event), Scope.OBJECTS_DELETE)
     query = validate(BulkDeleteQuery, event.query_string_parameters or {}, location="query")
     request = parse_json_body(event, BulkDeleteRequest)
-    result = bulk_delete(principal.organization, query.bucket, request, requested_by=principal.subject)
+    result = bulk_delete(principal.organization, query.bucket, request, requested_by=principal.subject,
+                         before_task=lambda: enforce_rate_limit(LimitedOperation.BULK_DELETE_TASK, principal))
     return seahorse.bulk_delete_response(result)
 
 

@@ -389,6 +389,24 @@ def test_keys_count_towards_the_synchronous_limit(tenant, s3_spy, sync_limit):
     assert tenant.keys() == ["a"]
 
 
+def test_requests_over_the_limit_are_rate_limited_per_credential_and_refused_ones_start_no_task(
+        tenant, s3_spy, sync_limit, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_BULK_DELETE_TASK", "2")
+    for number in range(6):
+        tenant.put(f"big/{number}")
+    statuses = [bulk_delete_call(tenant, {"object_keys": [], "path": ["big"]}) for _ in range(3)]
+
+    assert [status for status, _ in statuses] == [202, 202, 429]
+    assert statuses[2][1]["exception"]["error_code"] == 429001
+    tasks = aws.table(config.settings().tasks_table).scan(
+        FilterExpression="sk = :task", ExpressionAttributeValues={":task": "TASK"})["Items"]
+    assert {task["pk"] for task in tasks} == {f"TASK#{document['data']['task']['id']}"
+                                               for _, document in statuses[:2]}
+    assert s3_spy.batches == [] and len(tenant.keys()) == 6
+    # Synchronous deletes create no task and are not counted against the task limit.
+    assert bulk_delete_call(tenant, {"object_keys": ["big/0"], "path": []})[0] == 200
+
+
 def test_request_at_the_synchronous_limit_is_deleted(tenant, s3_spy, sync_limit):
     for number in range(4):
         tenant.put(f"big/{number}")

@@ -300,18 +300,22 @@ def start_bulk_task(organization: Organization, bucket: Bucket, request: BulkDel
 def bulk_delete(organization: Organization, bucket_identifier: str, request: BulkDeleteRequest, *,
                 tenancy: TenancyRepository | None = None, store: ObjectStore | None = None,
                 limit: int | None = None, retry: RetryPolicy | None = None,
-                requested_by: str = "api") -> BulkDeleteResult:
+                requested_by: str = "api",
+                before_task: Callable[[], None] | None = None) -> BulkDeleteResult:
     """Delete the request's keys and folders from ``organization``'s bucket ``bucket_identifier`` (name or id).
 
     Raises ``BucketNotFound`` (also for another organization's bucket) before anything is deleted. Per-key failures
     and paths that match nothing are in the result's ``errors``. A request over the synchronous limit deletes nothing
-    here and answers with the task that deletes it (``result.task``).
+    here and answers with the task that deletes it (``result.task``); ``before_task`` runs first and may refuse
+    it by raising (the task-creation rate limit, which only applies when a task is created).
     """
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, bucket_identifier)
     objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id)
     sync_limit = limit if limit is not None else settings().sync_delete_limit
     plan = plan_deletion(objects, request, sync_limit)
     if not admit_synchronously(plan):
+        if before_task is not None:
+            before_task()
         task = start_bulk_task(organization, bucket, request, requested_by)
         logger.info("Bulk delete over the synchronous limit became a task",
                     extra={"bucket_id": bucket.id, "task_id": task.id, "limit": sync_limit})
