@@ -9,12 +9,14 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFound
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from eraser.errors import EraserError, NotFound, ValidationFailed
-from eraser.observability import logger
+from eraser.observability import logger, metrics
 
 Model = TypeVar("Model", bound=BaseModel)
 ErrorRenderer = Callable[[Exception, APIGatewayProxyEvent], Response]
@@ -25,6 +27,7 @@ JSON_MEDIA_TYPES = ("application/json",)
 def build_resolver(render_error: ErrorRenderer) -> APIGatewayRestResolver:
     """A REST resolver whose every failure (domain error, unknown route, bug) is answered by ``render_error``."""
     app = APIGatewayRestResolver()
+    app.use(middlewares=[_count_answer])
 
     @app.exception_handler(Exception)
     def _render(error: Exception) -> Response:
@@ -33,9 +36,23 @@ def build_resolver(render_error: ErrorRenderer) -> APIGatewayRestResolver:
         elif not isinstance(error, EraserError):
             # A bug or an AWS failure we did not plan for: log it (never the event: it carries credentials).
             logger.exception("Unhandled error")
-        return render_error(error, app.current_event)
+        response = render_error(error, app.current_event)
+        count_response(response.status_code)
+        return response
 
     return app
+
+
+def count_response(status_code: int) -> None:
+    """One metric per answer, by status class: every API function publishes something, and alarms can watch 5xx."""
+    metrics.add_metric(name=f"Responses{status_code // 100}xx", unit=MetricUnit.Count, value=1)
+
+
+def _count_answer(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    # Errors never come back through middlewares (they go to the exception handler), so this counts successes.
+    response = next_middleware(app)
+    count_response(response.status_code)
+    return response
 
 
 def headers_of(event: APIGatewayProxyEvent) -> dict[str, str]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from eraser import aws
 from eraser.errors import TaskNotFound
-from eraser.observability import logger
+from eraser.observability import logger, metrics
 from eraser.storage.listing import (
     ListedVersion,
     list_objects_page,
@@ -51,6 +52,7 @@ PERMANENT_LISTING_ERRORS = frozenset({"NoSuchBucket", "AccessDenied", "AllAccess
 
 
 def run_listing_message(body: str, remaining_ms: RemainingMs) -> None:
+    metrics.add_metric(name="ListingSteps", unit=MetricUnit.Count, value=1)
     run_listing_step(ListingMessage.model_validate_json(body), remaining_ms)
 
 

@@ -11,8 +11,10 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from eraser.errors import TaskNotFound
-from eraser.observability import logger
+from eraser.observability import logger, metrics
 from eraser.tasks.engine import advance_if_pass_finished, fail_task, pass_is_finished, resume_message
 from eraser.tasks.model import ListingMessage, Phase, TaskStatus
 from eraser.tasks.queues import send_listing_step
@@ -57,6 +59,8 @@ def resume_stalled_tasks(now: datetime | None = None) -> WatchdogReport:
             # The end of the pass was reached but nobody claimed it (a worker died in between).
             advance_if_pass_finished(resumed)
         # Otherwise chunks are outstanding: SQS still retries them (or dead-letters them, which fails the task).
+    metrics.add_metric(name="StalledTasksResumed", unit=MetricUnit.Count, value=len(report.resumed))
+    metrics.add_metric(name="StalledTasksFailed", unit=MetricUnit.Count, value=len(report.failed))
     return report
 
 
@@ -67,6 +71,7 @@ def fail_dead_lettered(body: str, queue_arn: str) -> None:
     except (ValueError, KeyError, TypeError):
         logger.error("Dead-lettered message without a task id", extra={"queue": queue_arn})
         return
+    metrics.add_metric(name="DeadLetteredMessages", unit=MetricUnit.Count, value=1)
     queue = queue_arn.rsplit(":", 1)[-1]
     what = "a batch of keys" if "deletion" in queue else "a listing step"
     fail_task(task_id, f"{what} failed repeatedly and was dead-lettered ({queue}); the task was stopped")

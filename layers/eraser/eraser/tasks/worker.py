@@ -43,6 +43,7 @@ class ChunkOutcome:
 
 
 def delete_chunk_message(body: str) -> None:
+    metrics.add_metric(name="DeletionBatchesReceived", unit=MetricUnit.Count, value=1)
     delete_chunk(ChunkMessage.model_validate_json(body))
 
 
