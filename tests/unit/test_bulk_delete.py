@@ -567,8 +567,9 @@ def test_key_with_only_the_delete_scope_is_enough(tenant, s3_spy):
 
 
 def test_sample_event_reaches_the_handler(tenant, s3_spy):
-    for key in ("my-file.pdf", "doc/my-file-2.doc"):
-        tenant.put(key)
+    demo = tenant.add_bucket("demo")  # the event targets the demo bucket `make run` seeds
+    for key in ("hello.txt", "images/cat.jpg", "reports/2024/q1.csv", "reports-old/keep.csv"):
+        tenant.put(key, bucket=demo)
     event = load_event("bulk_delete.json")
     event["headers"]["X-Api-Key"] = event["multiValueHeaders"]["X-Api-Key"][0] = tenant.api_key
 
@@ -577,7 +578,7 @@ def test_sample_event_reaches_the_handler(tenant, s3_spy):
     document = assert_matches_openapi(response, "DELETE", ROUTE)
     assert response["statusCode"] == 200
     assert document["data"]["deleted_object_count"] == 3
-    assert tenant.keys() == []
+    assert tenant.keys(demo) == ["reports-old/keep.csv"]
 
 
 # --- the domain, below the handler -------------------------------------------------------------------------------------
