@@ -60,3 +60,12 @@ def test_progress_ignores_the_clocks() -> None:
     later = {"status": "IN_PROGRESS", "updated_at": "2", "progress": {"objects_deleted": 5, "heartbeat_at": "b"}}
     moved = {"status": "IN_PROGRESS", "updated_at": "2", "progress": {"objects_deleted": 6, "heartbeat_at": "b"}}
     assert progress_of(first) == progress_of(later) != progress_of(moved)
+
+
+def test_partitioned_worker_is_skipped_on_large_versioned_buckets_only() -> None:
+    from bench.contenders import Boto3Worker
+
+    worker = Boto3Worker("boto3 16-prefix partitioned", "purge-partitioned", workers=16)
+    assert worker.not_applicable(Scenario("v", Kind.PURGE_VERSIONED, 10_000, "")) is not None
+    assert worker.not_applicable(Scenario("v", Kind.PURGE_VERSIONED, 5_000, "")) is None
+    assert worker.not_applicable(Scenario("u", Kind.PURGE, 100_000, "")) is None
