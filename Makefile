@@ -73,4 +73,4 @@ admin: $(VENV)/.installed
 	$(PY) -m eraser.admin $(ARGS)
 
 clean:
-	rm -rf .aws-sam .eraser .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .aws-sam .eraser .pytest_cache .ruff_cache .mypy_cache .venv-bench
