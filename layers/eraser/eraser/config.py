@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def from_environment(model: type[SettingsModel]) -> SettingsModel:
+    """``model`` with each field taken from the upper-cased environment variable of its name, when set and not
+    empty (an empty variable, as a template parameter left blank gives, means the default)."""
+    values = {name: os.environ[name.upper()] for name in model.model_fields if os.environ.get(name.upper(), "") != ""}
+    return model.model_validate(values)
 
 
 class Settings(BaseModel):
@@ -27,15 +37,7 @@ class Settings(BaseModel):
     # How long the purge endpoint waits for a small purge to finish before answering with a running task.
     purge_wait_seconds: float = Field(default=0.0, ge=0, le=20)
 
-    @classmethod
-    def from_environment(cls) -> "Settings":
-        env = os.environ
-        values = {
-            name: env[name.upper()] for name in cls.model_fields if name.upper() in env and env[name.upper()] != ""
-        }
-        return cls.model_validate(values)
-
 
 @functools.cache
 def settings() -> Settings:
-    return Settings.from_environment()
+    return from_environment(Settings)

@@ -11,7 +11,6 @@ The steps, each its own function:
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ from eraser import aws
 from eraser.config import settings
 from eraser.errors import BucketNotFound
 from eraser.observability import logger, metrics
-from eraser.storage.keys import fits_in_xml, folder_prefix, validate_object_key
+from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, ObjectKey, fits_in_xml, folder_prefix
+from eraser.storage.retries import full_jitter, is_retryable
 from eraser.tasks import Selection, Task, TaskKind, create_task
 from eraser.tenancy import Bucket, Organization, TenancyRepository
 
@@ -33,18 +33,12 @@ MAX_OBJECT_KEYS = 1000
 # Every path costs at least one ListObjectsV2 call before anything is deleted; 100 keeps a request well inside
 # API Gateway's 29 seconds.
 MAX_PATHS = 100
-# S3 refuses a DeleteObjects call with more than 1000 keys (MalformedXML). moto accepts more, so this is enforced here.
-DELETE_OBJECTS_MAX_KEYS = 1000
 LIST_PAGE_SIZE = 1000
-# Per-key errors worth another try: S3 throttled the key or failed internally. Anything else (AccessDenied under
-# Object Lock, a policy...) will not change by retrying.
-RETRYABLE_KEY_ERRORS = frozenset({"SlowDown", "InternalError", "ServiceUnavailable"})
 # The code reported for a key S3 neither deleted nor failed (possible only if S3 broke its own contract).
 UNCONFIRMED = "InternalError"
 PATH_NOT_FOUND_CODE = "404"
 PATH_NOT_FOUND_MESSAGE = "Objects not exist in path"
 
-ObjectKey = Annotated[StrictStr, AfterValidator(validate_object_key)]
 FolderPath = Annotated[StrictStr, AfterValidator(folder_prefix)]
 
 
@@ -104,7 +98,7 @@ class KeyFailure:
 
     @property
     def retryable(self) -> bool:
-        return self.code in RETRYABLE_KEY_ERRORS
+        return is_retryable(self.code)
 
 
 @dataclass
@@ -207,7 +201,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
     def pause(self, retry_number: int) -> None:
-        self.sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2**retry_number)))
+        self.sleep(full_jitter(retry_number, self.base_delay, self.max_delay))
 
 
 PER_KEY_RETRY = RetryPolicy()

@@ -7,8 +7,13 @@ is valid JSON), which has no UTF-8 form: such a key could never exist in S3, so 
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator, StrictStr
 
 MAX_KEY_BYTES = 1024
+# S3 refuses a DeleteObjects call with more than 1000 keys (MalformedXML); moto accepts more, so Eraser enforces it.
+DELETE_OBJECTS_MAX_KEYS = 1000
 
 # XML 1.0 cannot carry these characters at all, and S3 normalizes a carriage return inside XML text to a line feed.
 # DeleteObjects sends keys in an XML body (S3 answers MalformedXML, or deletes the wrong key), so such keys are deleted
@@ -34,6 +39,10 @@ def validate_object_key(key: str) -> str:
     if size > MAX_KEY_BYTES:
         raise ValueError(f"an object key is at most {MAX_KEY_BYTES} bytes of UTF-8, this one is {size}")
     return key
+
+
+# A request model's field holding an object key: a JSON string S3 could store (checked by ``validate_object_key``).
+ObjectKey = Annotated[StrictStr, AfterValidator(validate_object_key)]
 
 
 def folder_prefix(path: str) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-import os
 
 from pydantic import BaseModel, Field
+
+from eraser.config import from_environment
 
 
 class EngineSettings(BaseModel):
@@ -33,13 +34,7 @@ class EngineSettings(BaseModel):
     watchdog_stale_seconds: int = Field(default=900, ge=1)
     watchdog_max_resumes: int = Field(default=3, ge=1)
 
-    @classmethod
-    def from_environment(cls) -> "EngineSettings":
-        values = {name: os.environ[name.upper()] for name in cls.model_fields
-                  if os.environ.get(name.upper(), "") != ""}
-        return cls.model_validate(values)
-
 
 @functools.cache
 def engine_settings() -> EngineSettings:
-    return EngineSettings.from_environment()
+    return from_environment(EngineSettings)

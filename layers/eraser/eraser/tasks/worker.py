@@ -9,7 +9,6 @@ yet, and the chunk record makes the count happen once however often it is delive
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,16 +19,15 @@ from botocore.exceptions import ClientError
 from eraser import aws
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
-from eraser.storage.keys import fits_in_xml
+from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, fits_in_xml
+from eraser.storage.retries import RETRYABLE_ERRORS, full_jitter
 from eraser.tasks.engine import advance_if_pass_finished
 from eraser.tasks.model import ChunkEntry, ChunkMessage, KeyFailure, TaskStatus
 from eraser.tasks.repository import TaskRepository
 from eraser.tasks.settings import engine_settings
 
-RETRYABLE_KEY_ERRORS = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout",
-                                  "OperationAborted", "Throttling", "ThrottlingException"})
-RETRYABLE_CALL_ERRORS = RETRYABLE_KEY_ERRORS | {"503", "500"}
-MAX_KEYS_PER_CALL = 1000
+# A whole call can also fail with a bare HTTP status as its code (botocore's parse of an empty 500/503 body).
+RETRYABLE_CALL_ERRORS = RETRYABLE_ERRORS | {"503", "500"}
 
 
 @dataclass
@@ -75,8 +73,8 @@ def delete_chunk(chunk: ChunkMessage) -> None:
 
 
 def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) -> ChunkOutcome:
-    if len(entries) > MAX_KEYS_PER_CALL:
-        raise ValueError(f"DeleteObjects takes at most {MAX_KEYS_PER_CALL} keys, got {len(entries)}")
+    if len(entries) > DELETE_OBJECTS_MAX_KEYS:
+        raise ValueError(f"DeleteObjects takes at most {DELETE_OBJECTS_MAX_KEYS} keys, got {len(entries)}")
     tuning = engine_settings()
     outcome = ChunkOutcome()
     # A key with characters XML 1.0 cannot carry would make the whole DeleteObjects call MalformedXML: such keys are
@@ -105,7 +103,7 @@ def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) 
             error = errors.get((entry.k, entry.v)) or errors.get((entry.k, None))
             if error is None:
                 outcome.deleted.append(entry)
-            elif error[0] in RETRYABLE_KEY_ERRORS:
+            elif error[0] in RETRYABLE_ERRORS:
                 retry.append(entry)
                 last_errors[(entry.k, entry.v)] = error
             else:
@@ -154,5 +152,4 @@ def _delete_objects(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]
 
 
 def _back_off(attempt: int, base_seconds: float) -> None:
-    # Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"), capped at 20 s.
-    time.sleep(random.uniform(0, min(20.0, base_seconds * 2 ** attempt)))
+    time.sleep(full_jitter(attempt, base_seconds, cap_seconds=20.0))

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from eraser import aws
 from eraser.errors import InvalidPageToken, TrashNotEnabled, ValidationFailed
+from eraser.storage.keys import MAX_KEY_BYTES, ObjectKey
 from eraser.storage.listing import ListedVersion, list_versions_page
 from eraser.tenancy import Bucket, Organization
 
@@ -38,7 +39,6 @@ DEFAULT_PAGE_SIZE = 100
 MAX_S3_PAGES_PER_REQUEST = 10
 S3_PAGE_SIZE = 1000  # ListObjectVersions' maximum
 MAX_RESTORE_KEYS = 100
-MAX_KEY_BYTES = 1024
 # Scheduled retention purges are requested by "schedule:trash-purge:<run id>".
 SCHEDULE_REQUESTER = "schedule:trash-purge"
 
@@ -167,14 +167,11 @@ class RestoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bucket: StrictStr = Field(min_length=1, max_length=255)
-    keys: list[StrictStr] = Field(min_length=1, max_length=MAX_RESTORE_KEYS)
+    keys: list[ObjectKey] = Field(min_length=1, max_length=MAX_RESTORE_KEYS)
 
     @field_validator("keys")
     @classmethod
-    def _valid_keys(cls, keys: list[str]) -> list[str]:
-        for key in keys:
-            if not key or len(key.encode("utf-8")) > MAX_KEY_BYTES:
-                raise ValueError(f"each key must be 1 to {MAX_KEY_BYTES} bytes of UTF-8")
+    def _distinct_keys(cls, keys: list[str]) -> list[str]:
         if len(set(keys)) != len(keys):
             raise ValueError("keys must not repeat")
         return keys
