@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,14 +142,15 @@ class Harness:
         before = self.backend.ledger.snapshot()
         try:
             outcome = contender.run(context)
-        except Exception as error:  # noqa: BLE001 - one broken contender must not end the bench
+        except Exception as exception:  # noqa: BLE001 - one broken contender must not end the bench
             from bench.contenders import Outcome
 
-            outcome = Outcome(0.0, f"{type(error).__name__}: {error}"[:300])
+            outcome = Outcome(0.0, f"{type(exception).__name__}: {exception}"[:300])
         after = self.backend.ledger.snapshot()
         # Let in-flight requests of a tool that exited early settle before the bucket is inspected.
         requests, items = self.request_summary(difference(after[0], before[0]), difference(after[1], before[1]),
                                                bucket)
+        server_cpu = self.server_cpu_summary(difference(after[2], before[2]))
         left: int | None
         wrongly = 0
         error = outcome.error
@@ -167,7 +169,8 @@ class Harness:
         shutil.rmtree(workdir, ignore_errors=True)
         record = report.Record(scenario=scenario.name, contender=contender.name, role=contender.role, run=run,
                                objects=expected, seconds=outcome.seconds, left=left, wrongly_deleted=wrongly,
-                               listed=outcome.listed, error=error, requests=requests, deleted_keys_in_calls=items)
+                               listed=outcome.listed, error=error, requests=requests, deleted_keys_in_calls=items,
+                               server_cpu=server_cpu)
         self.records.append(record)
         self._print_record(record)
         return record
@@ -188,6 +191,15 @@ class Harness:
         keys = sum(count for (service, name, resource), count in items.items()
                    if service == "s3" and name == "DeleteObjects" and resource == bucket)
         return dict(summary), keys
+
+    @staticmethod
+    def server_cpu_summary(seconds: Mapping[tuple[str, str, str], float]) -> dict[str, float]:
+        """The server's CPU seconds by "service:Operation", over every bucket, table and queue (for Eraser, its
+        bookkeeping in DynamoDB and SQS belongs to its run as much as its S3 calls do)."""
+        summary: dict[str, float] = {}
+        for (service, name, _resource), value in seconds.items():
+            summary[f"{service}:{name}"] = summary.get(f"{service}:{name}", 0.0) + value
+        return {operation: round(value, 6) for operation, value in sorted(summary.items()) if round(value, 6) > 0}
 
     @staticmethod
     def _print_record(record: report.Record) -> None:
@@ -342,6 +354,9 @@ def finish(arguments: argparse.Namespace, started: datetime, scenarios: list[Sce
         print(report.table(summaries, scenario.name,
                            [(entry["contender"], entry["reason"]) for entry in harness.skipped
                             if entry["scenario"] == scenario.name]))
+        server_cpu = report.server_cpu_block(summaries, scenario.name)
+        if server_cpu:
+            print(server_cpu)
         wins, compared = report.per_run_wins(harness.records, scenario.name)
         found = report.verdicts(summaries, scenario.name, scenario.kind.value, scenario.deleted_count,
                                 unavailable=harness.notes.get((scenario.name, EraserApi.name)))

@@ -12,15 +12,20 @@ import io
 import json
 import re
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 from urllib.parse import parse_qs
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 # The x-amz-target prefixes of the JSON protocols the bench meets.
 _TARGET_SERVICES = {"DynamoDB": "dynamodb", "AmazonSQS": "sqs"}
+
+Key = TypeVar("Key")
+# Below this, a difference of two CPU-time sums is rounding, not work (thread_time has nanosecond resolution at best).
+_NEGLIGIBLE_SECONDS = 1e-9
 
 _BUCKET_GETS = {"versions": "ListObjectVersions", "versioning": "GetBucketVersioning",
                 "uploads": "ListMultipartUploads", "location": "GetBucketLocation"}
@@ -133,12 +138,15 @@ def _needs_body(method: str, query: str, headers: dict[str, str]) -> bool:
 
 
 class RequestLedger:
-    """Thread-safe tallies of requests and of the keys DeleteObjects calls carried."""
+    """Thread-safe tallies of requests, of the keys DeleteObjects calls carried, and of the server's CPU time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, str, str]] = Counter()
         self.items: Counter[tuple[str, str, str]] = Counter()
+        # CPU seconds of the server threads that handled the requests, keyed like ``requests`` (a 5xx answer's time
+        # is under the operation's own key, not its ":500" one).
+        self.server_seconds: dict[tuple[str, str, str], float] = {}
 
     def record(self, operation: Operation) -> None:
         key = (operation.service, operation.name, operation.resource)
@@ -147,15 +155,31 @@ class RequestLedger:
             if operation.items:
                 self.items[key] += operation.items
 
-    def snapshot(self) -> tuple[Counter[tuple[str, str, str]], Counter[tuple[str, str, str]]]:
+    def record_server_seconds(self, operation: Operation, seconds: float) -> None:
+        key = (operation.service, operation.name, operation.resource)
         with self._lock:
-            return Counter(self.requests), Counter(self.items)
+            self.server_seconds[key] = self.server_seconds.get(key, 0.0) + seconds
+
+    def snapshot(self) -> tuple[Counter[tuple[str, str, str]], Counter[tuple[str, str, str]],
+                                dict[tuple[str, str, str], float]]:
+        """Copies of (requests, items, server_seconds)."""
+        with self._lock:
+            return Counter(self.requests), Counter(self.items), dict(self.server_seconds)
 
 
-def difference(after: Counter[tuple[str, str, str]], before: Counter[tuple[str, str, str]]) -> Counter[tuple[str, str, str]]:
-    result = Counter(after)
-    result.subtract(before)
-    return Counter({key: value for key, value in result.items() if value})
+@overload
+def difference(after: Counter[Key], before: Counter[Key]) -> Counter[Key]: ...
+@overload
+def difference(after: Mapping[Key, float], before: Mapping[Key, float]) -> Mapping[Key, float]: ...
+def difference(after: Mapping[Key, float], before: Mapping[Key, float]) -> Mapping[Key, float]:
+    """What was added between two snapshots of a tally; keys whose value did not change (or changed by a rounding
+    error, for float sums) are dropped. Counters give a Counter, float tallies a dict."""
+    if isinstance(after, Counter) and isinstance(before, Counter):
+        counts = Counter(after)
+        counts.subtract(before)
+        return Counter({key: value for key, value in counts.items() if value})
+    seconds = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in {*after, *before}}
+    return {key: value for key, value in seconds.items() if abs(value) > _NEGLIGIBLE_SECONDS}
 
 
 class CountingMiddleware:
@@ -190,4 +214,19 @@ class CountingMiddleware:
                 self.ledger.record(Operation(operation.service, f"{operation.name}:{status[:3]}", operation.resource))
             return start_response(status, *args)
 
-        return self.application(environ, counting_start_response)
+        # werkzeug's threaded server handles each request in a thread of its own (a kept-alive connection's requests
+        # one after another in the same thread), so this thread's CPU time in between is what moto spent on this
+        # request: the application call and its response body, which is consumed here for that reason.
+        started = time.thread_time()
+        try:
+            response = self.application(environ, counting_start_response)
+            try:
+                body_parts = list(response)
+            finally:
+                # The server would close the iterable it got; it now gets a list, so close the original here.
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            self.ledger.record_server_seconds(operation, time.thread_time() - started)
+        return body_parts

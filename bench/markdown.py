@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from bench.report import Record, Summary, Verdict, per_run_wins, summarize, table, verdicts
+from bench.report import Record, Summary, Verdict, per_run_wins, server_cpu_block, summarize, table, verdicts
 
 
 def recompute(document: dict) -> tuple[list[Summary], list[Verdict]]:
@@ -43,6 +43,9 @@ def render(document: dict) -> str:
                    if entry["scenario"] == name]
         parts.append(f"### {name}: {scenario['description']}\n")
         parts.append(table(summaries, name, skipped, markdown=True) + "\n")
+        server_cpu = server_cpu_block(summaries, name, markdown=True)
+        if server_cpu:
+            parts.append(server_cpu + "\n")
         parts += [f"- {marks[verdict.met]}: {verdict.target.split(': ', 1)[-1]}: {verdict.detail}"
                   for verdict in found if verdict.target.startswith(f"{name}:")]
         parts.append("")

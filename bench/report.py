@@ -34,6 +34,9 @@ class Record:
     error: str | None = None
     requests: dict[str, int] = field(default_factory=dict)
     deleted_keys_in_calls: int = 0
+    # CPU seconds the backend's server threads spent by "service:Operation", over every bucket, table and queue:
+    # everything the server did while this contender ran (for Eraser, its DynamoDB and SQS bookkeeping too).
+    server_cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -57,6 +60,8 @@ class Summary:
     keys_per_delete_call: float | None
     note: str = ""
     failed_runs: int = 0
+    # The median of the runs' server CPU seconds, operation by operation.
+    server_cpu: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -70,6 +75,15 @@ def _median_requests(records: list[Record]) -> dict[str, float]:
     operations = sorted({operation for record in records for operation in record.requests})
     return {operation: float(statistics.median(record.requests.get(operation, 0) for record in records))
             for operation in operations}
+
+
+def _median_server_cpu(records: list[Record]) -> dict[str, float]:
+    """Each operation's median over the runs (a run without it counts as 0); operations whose median is 0 are left
+    out."""
+    operations = sorted({operation for record in records for operation in record.server_cpu})
+    medians = {operation: float(statistics.median(record.server_cpu.get(operation, 0.0) for record in records))
+               for operation in operations}
+    return {operation: seconds for operation, seconds in medians.items() if seconds > 0}
 
 
 def summarize(records: list[Record], notes: dict[tuple[str, str], str] | None = None) -> list[Summary]:
@@ -98,6 +112,7 @@ def summarize(records: list[Record], notes: dict[tuple[str, str], str] | None = 
                                   if delete_calls else None),
             note=notes.get((scenario, contender), ""),
             failed_runs=len(group) - len(good),
+            server_cpu=_median_server_cpu(shown),
         ))
     for scenario in {summary.scenario for summary in summaries}:
         best = best_peer(summaries, scenario)
@@ -248,3 +263,41 @@ def table(summaries: list[Summary], scenario: str, skipped: list[tuple[str, str]
 def verdict_lines(found: list[Verdict]) -> str:
     marks = {True: "MET   ", False: "MISSED", None: "N/A   "}
     return "\n".join(f"  {marks[verdict.met]} {verdict.target}: {verdict.detail}" for verdict in found)
+
+
+SERVER_CPU_TITLE = "server CPU while each contender ran (median, seconds)"
+
+
+def _server_cpu_breakdown(server_cpu: dict[str, float], top: int) -> tuple[str, str]:
+    """The total (the sum of the operations' medians) and the heaviest operations with their share of it, in
+    milliseconds' precision when the total is under a second (smoke runs)."""
+    total = sum(server_cpu.values())
+    digits = 2 if total >= 1 else 3
+    ranked = sorted(server_cpu.items(), key=lambda item: (-item[1], item[0]))
+    parts = [f"{operation} {seconds:.{digits}f} ({seconds / total:.0%})" for operation, seconds in ranked[:top]]
+    rest = ranked[top:]
+    if rest:
+        seconds = sum(value for _, value in rest)
+        parts.append(f"{len(rest)} others {seconds:.{digits}f} ({seconds / total:.0%})")
+    return f"{total:.{digits}f}", ", ".join(parts)
+
+
+def server_cpu_block(summaries: list[Summary], scenario: str, top: int = 6, markdown: bool = False) -> str:
+    """Where the backend's CPU went while each contender ran; empty when no contender has the data (older results
+    files). Plain text for the console, a table for docs/performance.md."""
+    shown = [summary for summary in summaries if summary.scenario == scenario
+             and sum(summary.server_cpu.values()) > 0]
+    if not shown:
+        return ""
+    if markdown:
+        lines = [f"{SERVER_CPU_TITLE[:1].upper()}{SERVER_CPU_TITLE[1:]}:\n",
+                 "| contender | server CPU s | heaviest operations (s, share) |", "|---|---|---|"]
+        for summary in shown:
+            total, breakdown = _server_cpu_breakdown(summary.server_cpu, top)
+            lines.append(f"| {summary.contender.replace('|', '/')} | {total} | {breakdown} |")
+        return "\n".join(lines)
+    lines = [f"{SERVER_CPU_TITLE}:"]
+    for summary in shown:
+        total, breakdown = _server_cpu_breakdown(summary.server_cpu, top)
+        lines.append(f"  {summary.contender}: {total} s = {breakdown}")
+    return "\n".join(lines)

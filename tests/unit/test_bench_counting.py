@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 
 from bench.counting import CountingMiddleware, RequestLedger, classify, difference, s3_operation
 
@@ -65,7 +66,7 @@ def test_middleware_counts_and_passes_the_body_on_unchanged() -> None:
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/b", "QUERY_STRING": "delete", "CONTENT_LENGTH": str(len(body)),
                "wsgi.input": io.BytesIO(body), "HTTP_AUTHORIZATION": SIGV4_S3["authorization"]}
     CountingMiddleware(application, ledger)(environ, lambda status, headers: None)
-    requests, items = ledger.snapshot()
+    requests, items, _ = ledger.snapshot()
     assert seen["body"] == body
     assert requests[("s3", "DeleteObjects", "b")] == 1
     assert requests[("s3", "DeleteObjects:500", "b")] == 1
@@ -75,7 +76,124 @@ def test_middleware_counts_and_passes_the_body_on_unchanged() -> None:
 def test_difference_keeps_only_what_happened_in_between() -> None:
     ledger = RequestLedger()
     ledger.record(classify("GET", "/b", "list-type=2", SIGV4_S3, b""))
-    before, _ = ledger.snapshot()
+    before, _, _ = ledger.snapshot()
     ledger.record(classify("DELETE", "/b/k", "", SIGV4_S3, b""))
-    after, _ = ledger.snapshot()
+    after, _, _ = ledger.snapshot()
     assert dict(difference(after, before)) == {("s3", "DeleteObject", "b"): 1}
+
+
+LIST_ENVIRON = {"REQUEST_METHOD": "GET", "PATH_INFO": "/b", "QUERY_STRING": "list-type=2",
+                "HTTP_AUTHORIZATION": SIGV4_S3["authorization"]}
+
+
+class ClosingBody:
+    """A response iterable with close(), the way WSGI servers must treat it; yields its parts lazily."""
+
+    def __init__(self, parts: list[bytes], burn: int = 0) -> None:
+        self.parts, self.burn, self.closed = parts, burn, False
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for part in self.parts:
+            # CPU spent while the body is produced belongs to the request too.
+            sum(index * index for index in range(self.burn))
+            yield part
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_middleware_records_the_server_threads_cpu_time_under_the_operation() -> None:
+    def application(environ: dict, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [])
+        return ClosingBody([b"<ListBucketResult>", b"</ListBucketResult>"], burn=200_000)
+
+    ledger = RequestLedger()
+    CountingMiddleware(application, ledger)(dict(LIST_ENVIRON), lambda status, headers: None)
+    _, _, seconds = ledger.snapshot()
+    assert set(seconds) == {("s3", "ListObjectsV2", "b")}
+    assert seconds[("s3", "ListObjectsV2", "b")] > 0
+
+
+def test_middleware_closes_the_response_and_passes_its_body_on_unchanged() -> None:
+    response = ClosingBody([b"part one, ", b"", b"part two"])
+    statuses: list[str] = []
+
+    def application(environ: dict, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [("Content-Type", "application/xml")])
+        return response
+
+    ledger = RequestLedger()
+    body = CountingMiddleware(application, ledger)(dict(LIST_ENVIRON), lambda status, headers: statuses.append(status))
+    assert response.closed
+    assert b"".join(body) == b"part one, part two"
+    assert list(body) == [b"part one, ", b"", b"part two"]
+    assert statuses == ["200 OK"]
+    requests, _, _ = ledger.snapshot()
+    assert requests == Counter({("s3", "ListObjectsV2", "b"): 1})
+
+
+def test_a_failing_application_still_has_its_cpu_time_recorded_and_its_response_closed() -> None:
+    class Failing(ClosingBody):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("moto failed")
+
+    response = Failing([])
+
+    def application(environ: dict, start_response):  # type: ignore[no-untyped-def]
+        return response
+
+    ledger = RequestLedger()
+    try:
+        CountingMiddleware(application, ledger)(dict(LIST_ENVIRON), lambda status, headers: None)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the application's error should reach the server")
+    _, _, seconds = ledger.snapshot()
+    assert response.closed
+    assert ("s3", "ListObjectsV2", "b") in seconds
+
+
+def test_cpu_time_spent_producing_the_body_counts_for_the_request(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    clock = [10.0]
+    monkeypatch.setattr("bench.counting.time.thread_time", lambda: clock[0])
+
+    def body():  # type: ignore[no-untyped-def]
+        clock[0] += 0.25
+        yield b"listing"
+
+    def application(environ: dict, start_response):  # type: ignore[no-untyped-def]
+        clock[0] += 0.5
+        start_response("200 OK", [])
+        return body()
+
+    ledger = RequestLedger()
+    assert CountingMiddleware(application, ledger)(dict(LIST_ENVIRON), lambda status, headers: None) == [b"listing"]
+    assert ledger.snapshot()[2] == {("s3", "ListObjectsV2", "b"): 0.75}
+
+
+def test_difference_of_float_tallies_drops_what_did_not_change() -> None:
+    before = {("s3", "ListObjectsV2", "b"): 0.5, ("sqs", "ReceiveMessage", "q"): 0.1}
+    after = {("s3", "ListObjectsV2", "b"): 0.75, ("sqs", "ReceiveMessage", "q"): 0.1 + 1e-12,
+             ("dynamodb", "GetItem", "t"): 0.125}
+    assert dict(difference(after, before)) == {("s3", "ListObjectsV2", "b"): 0.25, ("dynamodb", "GetItem", "t"): 0.125}
+
+
+def test_ledger_snapshots_sum_the_server_seconds_of_each_operation() -> None:
+    ledger = RequestLedger()
+    operation = classify("GET", "/b", "list-type=2", SIGV4_S3, b"")
+    ledger.record_server_seconds(operation, 0.25)
+    _, _, before = ledger.snapshot()
+    ledger.record_server_seconds(operation, 0.5)
+    ledger.record_server_seconds(classify("DELETE", "/b/k", "", SIGV4_S3, b""), 0.125)
+    _, _, after = ledger.snapshot()
+    assert before == {("s3", "ListObjectsV2", "b"): 0.25}
+    assert dict(difference(after, before)) == {("s3", "ListObjectsV2", "b"): 0.5, ("s3", "DeleteObject", "b"): 0.125}
+
+
+def test_server_cpu_summary_adds_up_every_resource_by_operation() -> None:
+    from bench.cli import Harness
+
+    summary = Harness.server_cpu_summary({("s3", "ListObjectsV2", "bench-1"): 1.5, ("s3", "ListObjectsV2", "other"): 0.5,
+                                          ("dynamodb", "GetItem", "tasks"): 0.25, ("sqs", "ReceiveMessage", "q"): 0.0})
+    assert summary == {"dynamodb:GetItem": 0.25, "s3:ListObjectsV2": 2.0}

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from bench.contenders import ERASER, LIMIT, PEER
-from bench.report import Record, best_peer, per_run_wins, server_errors, summarize, table, verdicts
+from bench.markdown import render
+from bench.report import (
+    Record,
+    best_peer,
+    per_run_wins,
+    server_cpu_block,
+    server_errors,
+    summarize,
+    table,
+    verdicts,
+)
 
 
 def record(contender: str, role: str, seconds: float, run: int = 0, objects: int = 10_000, left: int | None = 0,
@@ -93,3 +103,68 @@ def test_a_failed_eraser_run_misses_its_targets_and_still_shows_its_requests() -
     assert found["nothing left behind"] is False
     assert found["every Eraser run finished"] is False
     assert "Eraser >= best peer" not in found
+
+
+def test_summary_takes_the_median_server_cpu_of_each_operation_over_the_good_runs() -> None:
+    runs = [{"s3:ListObjectsV2": 4.0, "s3:DeleteObjects": 1.0}, {"s3:ListObjectsV2": 5.0},
+            {"s3:ListObjectsV2": 6.0, "s3:DeleteObjects": 3.0, "dynamodb:GetItem": 0.5}]
+    records = [record("eraser", ERASER, 2.0, run) for run in range(3)]
+    for one, server_cpu in zip(records, runs, strict=True):
+        one.server_cpu = server_cpu
+    failed = record("eraser", ERASER, 90.0, 3)
+    failed.error, failed.server_cpu = "stalled", {"s3:ListObjectsV2": 100.0, "sqs:ReceiveMessage": 9.0}
+    summary = summarize([*records, failed])[0]
+    assert summary.server_cpu == {"s3:DeleteObjects": 1.0, "s3:ListObjectsV2": 5.0}
+    assert summary.as_dict()["server_cpu"] == summary.server_cpu
+
+
+def cpu_summaries() -> list:
+    eraser = record("eraser (HTTP API, task + fan-out)", ERASER, 2.0)
+    eraser.server_cpu = {"s3:ListObjectsV2": 4.0, "s3:DeleteObjects": 2.0, "dynamodb:TransactWriteItems": 1.0,
+                         "dynamodb:GetItem": 0.5, "sqs:ReceiveMessage": 0.5, "sqs:SendMessageBatch": 0.5,
+                         "dynamodb:UpdateItem": 1.0, "sqs:DeleteMessageBatch": 0.5}
+    peer = record("s5cmd", PEER, 3.0)
+    peer.server_cpu = {"s3:DeleteObjects": 1.5, "s3:ListObjectsV2": 0.5}
+    return summarize([eraser, peer, record("no data", PEER, 3.0)])
+
+
+def test_server_cpu_block_shows_the_total_and_the_heaviest_operations_with_their_share() -> None:
+    lines = server_cpu_block(cpu_summaries(), "purge").splitlines()
+    assert lines == [
+        "server CPU while each contender ran (median, seconds):",
+        "  eraser (HTTP API, task + fan-out): 10.00 s = s3:ListObjectsV2 4.00 (40%), s3:DeleteObjects 2.00 (20%), "
+        "dynamodb:TransactWriteItems 1.00 (10%), dynamodb:UpdateItem 1.00 (10%), dynamodb:GetItem 0.50 (5%), "
+        "sqs:DeleteMessageBatch 0.50 (5%), 2 others 1.00 (10%)",
+        "  s5cmd: 2.00 s = s3:DeleteObjects 1.50 (75%), s3:ListObjectsV2 0.50 (25%)",
+    ]
+
+
+def test_server_cpu_block_shows_milliseconds_under_a_second() -> None:
+    quick = record("s5cmd", PEER, 3.0)
+    quick.server_cpu = {"s3:DeleteObjects": 0.012, "s3:ListObjectsV2": 0.036}
+    assert server_cpu_block(summarize([quick]), "purge").splitlines()[1] == \
+        "  s5cmd: 0.048 s = s3:ListObjectsV2 0.036 (75%), s3:DeleteObjects 0.012 (25%)"
+
+
+def test_server_cpu_block_is_a_markdown_table_and_empty_without_data() -> None:
+    text = server_cpu_block(cpu_summaries(), "purge", markdown=True)
+    assert "| s5cmd | 2.00 | s3:DeleteObjects 1.50 (75%), s3:ListObjectsV2 0.50 (25%) |" in text.splitlines()
+    assert "no data" not in text
+    assert server_cpu_block(summarize([record("s5cmd", PEER, 3.0)]), "purge") == ""
+
+
+def results_document(with_server_cpu: bool) -> dict:
+    one = record("s5cmd", PEER, 2.0)
+    if with_server_cpu:
+        one.server_cpu = {"s3:DeleteObjects": 1.5, "s3:ListObjectsV2": 0.5}
+    stored = dict(one.__dict__)
+    if not with_server_cpu:
+        del stored["server_cpu"]  # a results file written before the bench measured it
+    return {"scenarios": [{"name": "purge", "description": "purge", "kind": "purge", "deleted_count": 10_000}],
+            "records": [stored], "skipped": [], "verdicts": [], "notes": {}}
+
+
+def test_markdown_renders_the_server_cpu_when_the_results_file_has_it() -> None:
+    assert "| s5cmd | 2.00 | s3:DeleteObjects 1.50 (75%)" in render(results_document(True))
+    old = render(results_document(False))
+    assert "| s5cmd |" in old and "Server CPU" not in old
