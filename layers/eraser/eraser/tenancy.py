@@ -4,15 +4,19 @@ Items (one table, ``pk``/``sk``):
 - ``ORG#<id>`` / ``ORG``: the organization
 - ``SUBDOMAIN#<sub_domain>`` / ``ORG``: lookup of an organization by sub domain
 - ``ORG#<id>`` / ``BUCKET#<bucket id>``: a bucket
-- ``ORG#<id>`` / ``BUCKETNAME#<name>``: lookup of a bucket by its name within the organization
+- ``ORG#<id>`` / ``BUCKETNAME#<name>``: lookup of a bucket by its name within the organization, with a copy of the
+  bucket (``bucket``), so that a request naming its bucket needs one read, not two
 
 Every bucket read is keyed by the caller's organization, so a bucket of another organization is simply not found.
+A bucket's two items are written together once (``put_bucket``, always with a new id) and deleted together; nothing
+updates a bucket in place, which is what keeps the copy in the name item true.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -24,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eraser import aws
 from eraser.config import settings
-from eraser.errors import BucketNotFound, Conflict, OrganizationNotFound
+from eraser.errors import BucketNotFound, Conflict, OrganizationNotFound, ServiceUnavailable
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 SUB_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -175,7 +179,7 @@ class TenancyRepository:
                         "Put": {
                             "TableName": self._table.name,
                             "Item": _serialize({"pk": _org_key(bucket.organization_id), "sk": f"BUCKETNAME#{bucket.name}",
-                                                "bucket_id": bucket.id}),
+                                                "bucket_id": bucket.id, "bucket": item}),
                             "ConditionExpression": "attribute_not_exists(pk) OR bucket_id = :id",
                             "ExpressionAttributeValues": _serialize({":id": bucket.id}),
                         }
@@ -197,17 +201,37 @@ class TenancyRepository:
         return Bucket.model_validate(_strip_keys(item))
 
     def find_bucket(self, organization_id: str, identifier: str) -> Bucket:
-        """A bucket of this organization by id or by name; another organization's bucket is not found."""
+        """A bucket of this organization by id or by name (an id wins); another organization's bucket is not found.
+
+        One BatchGetItem reads both candidates: every bulk, purge and delete request starts here."""
         if not identifier:
             raise BucketNotFound(identifier)
-        try:
-            return self.get_bucket(organization_id, identifier)
-        except BucketNotFound:
-            pass
-        lookup = self._table.get_item(Key={"pk": _org_key(organization_id), "sk": f"BUCKETNAME#{identifier}"}).get("Item")
+        by_id_key = {"pk": _org_key(organization_id), "sk": f"BUCKET#{identifier}"}
+        by_name_key = {"pk": _org_key(organization_id), "sk": f"BUCKETNAME#{identifier}"}
+        found = {item["sk"]: item for item in self._get_items([by_id_key, by_name_key])}
+        if by_id_key["sk"] in found:
+            return Bucket.model_validate(_strip_keys(found[by_id_key["sk"]]))
+        lookup = found.get(by_name_key["sk"])
         if not lookup:
             raise BucketNotFound(identifier)
+        if isinstance(lookup.get("bucket"), dict):
+            return Bucket.model_validate(lookup["bucket"])
+        # A name item written before it carried the bucket's copy.
         return self.get_bucket(organization_id, str(lookup["bucket_id"]))
+
+    def _get_items(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """The items of ``keys`` that exist. BatchGetItem may leave keys unprocessed under throttling; botocore does
+        not retry those, so this does, with a short backoff."""
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self._table.name: {"Keys": keys}}
+        for attempt in range(_BATCH_GET_ATTEMPTS):
+            answer = aws.dynamodb().batch_get_item(RequestItems=request)
+            items += answer.get("Responses", {}).get(self._table.name, [])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+        raise ServiceUnavailable("The bucket lookup is being throttled, please try again later")
 
     def list_buckets(self, organization_id: str) -> list[Bucket]:
         buckets: list[Bucket] = []
@@ -225,6 +249,9 @@ class TenancyRepository:
         with self._table.batch_writer() as batch:
             batch.delete_item(Key={"pk": _org_key(bucket.organization_id), "sk": f"BUCKETNAME#{bucket.name}"})
             batch.delete_item(Key={"pk": _org_key(bucket.organization_id), "sk": f"BUCKET#{bucket.id}"})
+
+
+_BATCH_GET_ATTEMPTS = 8
 
 
 def _strip_keys(item: dict[str, Any]) -> dict[str, Any]:
