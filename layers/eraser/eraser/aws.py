@@ -8,32 +8,61 @@ backoff and full jitter before any of our code sees them.
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.utils import parse_timestamp
 
 _RETRYING = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=50)
 
 
+def fast_timestamp(value: Any) -> datetime:
+    """Parse a response timestamp. botocore's default parser (dateutil) takes about 76 us a timestamp, so a
+    1,000-entry listing page cost 76 ms of CPU on timestamps alone: half of a listing step's own time, in series
+    with every page. S3's XML carries ISO 8601 (``2026-11-23T02:23:00.000Z``), which the standard library parses in
+    well under a microsecond; anything else (HTTP dates in headers, epoch numbers, a timestamp without a zone) goes to
+    botocore's parser as before."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed
+    return parse_timestamp(value)
+
+
+@functools.cache
+def session() -> boto3.session.Session:
+    """One session for every client, its response parsers using ``fast_timestamp`` (botocore's documented hook:
+    ``ResponseParserFactory.set_parser_defaults``)."""
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=fast_timestamp)
+    return boto3.session.Session(botocore_session=core)
+
+
 @functools.cache
 def s3() -> Any:
-    return boto3.client("s3", config=_RETRYING)
+    return session().client("s3", config=_RETRYING)
 
 
 @functools.cache
 def sqs() -> Any:
-    return boto3.client("sqs", config=_RETRYING)
+    return session().client("sqs", config=_RETRYING)
 
 
 @functools.cache
 def dynamodb() -> Any:
-    return boto3.resource("dynamodb", config=_RETRYING)
+    return session().resource("dynamodb", config=_RETRYING)
 
 
 @functools.cache
 def dynamodb_client() -> Any:
-    return boto3.client("dynamodb", config=_RETRYING)
+    return session().client("dynamodb", config=_RETRYING)
 
 
 def table(name: str) -> Any:
@@ -42,5 +71,5 @@ def table(name: str) -> Any:
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch backends between cases)."""
-    for factory in (s3, sqs, dynamodb, dynamodb_client):
+    for factory in (session, s3, sqs, dynamodb, dynamodb_client):
         factory.cache_clear()
