@@ -197,3 +197,17 @@ def test_server_cpu_summary_adds_up_every_resource_by_operation() -> None:
     summary = Harness.server_cpu_summary({("s3", "ListObjectsV2", "bench-1"): 1.5, ("s3", "ListObjectsV2", "other"): 0.5,
                                           ("dynamodb", "GetItem", "tasks"): 0.25, ("sqs", "ReceiveMessage", "q"): 0.0})
     assert summary == {"dynamodb:GetItem": 0.25, "s3:ListObjectsV2": 2.0}
+
+
+def test_request_summary_counts_dynamodb_reads_and_only_writes_as_task_writes():
+    from bench.cli import Harness
+
+    requests = Counter({("dynamodb", "GetItem", "eraser-local-deletion-tasks"): 5,
+                        ("dynamodb", "TransactWriteItems", "eraser-local-deletion-tasks"): 3,
+                        ("dynamodb", "PutItem", "eraser-local-idempotency"): 2,
+                        ("s3", "DeleteObjects", "b"): 1, ("s3", "DeleteObjects", "other"): 7,
+                        ("sqs", "SendMessageBatch", "q"): 4})
+    summary, keys = Harness.request_summary(requests, Counter({("s3", "DeleteObjects", "b"): 1000}), "b")
+    assert summary == {"dynamodb:GetItem": 5, "dynamodb:TransactWriteItems": 3, "dynamodb:PutItem": 2,
+                       "tasks:writes": 3, "s3:DeleteObjects": 1, "sqs:SendMessageBatch": 4}
+    assert keys == 1000
