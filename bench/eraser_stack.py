@@ -12,17 +12,17 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.contenders import ERASER, Contender, Outcome, RunContext
+from bench.contenders import ERASER, Contender, Outcome, RunContext, run_process
 from bench.scenarios import Kind, Scenario
 from bench.tools import ROOT, SAM_PYTHON
 
@@ -235,29 +235,30 @@ class EraserApi(Contender):
                                              name="bench")
         return str(api_key)
 
-    def _bulk(self, context: RunContext, base: str, headers: dict[str, str], started: float) -> Outcome:
+    def _bulk(self, context: RunContext, api_key: str) -> Outcome:
         """The bulk endpoint takes at most 1000 keys a request: a client sends the requests side by side, as many
-        at a time as the local stack runs the function concurrently."""
-        query = urllib.parse.urlencode({"bucket": context.bucket})
-        keys = [entry["Key"] for entry in context.objects]
-        size = _BULK_REQUEST_SIZE[0]
-        requests = [keys[start:start + size] for start in range(0, len(keys), size)]
-
-        def send(batch: list[str]) -> tuple[int, Any]:
-            status, document, _ = http("DELETE", f"{base}/v1/storage/objects?{query}", headers,
-                                       {"object_keys": batch, "path": []})
-            return status, document
-
-        with ThreadPoolExecutor(max_workers=BULK_CLIENT_CONCURRENCY) as pool:
-            answers = list(pool.map(send, requests))
-        seconds = time.perf_counter() - started
-        failed = [(status, document) for status, document in answers if status >= 300]
-        self.tasks.append({"bucket": context.bucket, "requests": len(requests),
-                           "statuses": sorted({status for status, _ in answers})})
-        if failed:
-            return Outcome(seconds, f"{len(failed)} of {len(requests)} requests: HTTP {failed[0][0]}: "
-                                    f"{str(failed[0][1])[:200]}")
-        return Outcome(seconds, detail={"requests": len(requests)})
+        at a time as the local stack runs the function concurrently. The client is a process of its own
+        (``bench.worker eraser-bulk``), like the boto3 contenders, so that its JSON and HTTP work does not take the
+        in-process moto server's interpreter lock."""
+        assert self.stack is not None
+        with tempfile.TemporaryDirectory(prefix="eraser-bench-bulk-") as scratch:
+            workdir = Path(scratch)
+            objects_file = workdir / "objects.json"
+            objects_file.write_text(json.dumps([{"Key": entry["Key"]} for entry in context.objects]))
+            command = [sys.executable, "-m", "bench.worker", "eraser-bulk", context.bucket, "--url", self.stack.url,
+                       "--objects-file", str(objects_file), "--workers", str(BULK_CLIENT_CONCURRENCY),
+                       "--request-keys", str(_BULK_REQUEST_SIZE[0])]
+            _, error, output = run_process(command, {**self.stack.environment, "ERASER_BENCH_API_KEY": api_key},
+                                           workdir)
+        requests = -(-len(context.objects) // _BULK_REQUEST_SIZE[0])
+        if error:
+            return Outcome(0.0, error)
+        report = json.loads(output.strip().splitlines()[-1])
+        self.tasks.append({"bucket": context.bucket, "requests": requests, "failures": report["failures"]})
+        if report["errors"]:
+            return Outcome(float(report["seconds"]), f"{report['errors']} keys in failed requests: "
+                                                     f"{'; '.join(report['failures'])[:300]}")
+        return Outcome(float(report["seconds"]), detail={"requests": requests})
 
     def _abandon(self, base: str, task_id: str, headers: dict[str, str]) -> None:
         http("POST", f"{base}/v1/tasks/{urllib.parse.quote(task_id)}/cancel", headers)
@@ -300,14 +301,13 @@ class EraserApi(Contender):
     def run(self, context: RunContext) -> Outcome:
         assert self.stack is not None
         api_key = self.prepare(context.bucket)
+        if context.scenario.kind is Kind.BULK_KNOWN_KEYS:
+            return self._bulk(context, api_key)
         headers = {"X-Api-Key": api_key, "Accept": "application/json"}
         base = self.stack.url
         started = time.perf_counter()
-        if context.scenario.kind is Kind.BULK_KNOWN_KEYS:
-            return self._bulk(context, base, headers, started)
-        else:
-            status, document, response_headers = http(
-                "DELETE", f"{base}/storage/obj/{urllib.parse.quote(context.bucket)}/purge", headers)
+        status, document, response_headers = http(
+            "DELETE", f"{base}/storage/obj/{urllib.parse.quote(context.bucket)}/purge", headers)
         if status >= 400:
             return Outcome(time.perf_counter() - started, f"HTTP {status}: {str(document)[:200]}")
         task_id = task_id_of(document, response_headers)

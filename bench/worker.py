@@ -1,14 +1,18 @@
-"""The boto3 contenders, run as their own process (`python -m bench.worker MODE ...`) so that they do not share the
-in-process moto server's interpreter lock. Each prints one JSON line: seconds (work only, after imports and client
-creation, as a script's user would time it), objects and errors.
+"""The boto3 contenders and the client of Eraser's bulk endpoint, run as their own process (`python -m bench.worker
+MODE ...`) so that they do not share the in-process moto server's interpreter lock. Each prints one JSON line:
+seconds (work only, after imports and client creation, as a script's user would time it), objects and errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -81,19 +85,57 @@ def delete_known(s3: Any, bucket: str, objects: list[dict[str, str]], workers: i
     return sum(done for done, _ in results), sum(failed for _, failed in results)
 
 
+def eraser_bulk(url: str, api_key: str, bucket: str, keys: list[str], request_keys: int,
+                in_flight: int) -> tuple[int, int, list[str]]:
+    """Eraser's bulk endpoint as a client uses it: ``request_keys`` keys a request, ``in_flight`` requests at a
+    time. Returns keys the answers counted as deleted, keys in failed requests, and the failures (status: body)."""
+    endpoint = f"{url}/v1/storage/objects?{urllib.parse.urlencode({'bucket': bucket})}"
+    headers = {"X-Api-Key": api_key, "Accept": "application/json", "Content-Type": "application/json"}
+
+    def send(batch: list[str]) -> tuple[int, str]:
+        body = json.dumps({"object_keys": batch, "path": []}).encode()
+        request = urllib.request.Request(endpoint, data=body, method="DELETE", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8", "replace")
+
+    batches = [keys[start:start + request_keys] for start in range(0, len(keys), request_keys)]
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        answers = list(pool.map(send, batches))
+    failed = [(batch, status, text) for batch, (status, text) in zip(batches, answers, strict=True) if status >= 300]
+    failed_keys = sum(len(batch) for batch, _, _ in failed)
+    return len(keys) - failed_keys, failed_keys, [f"HTTP {status}: {text[:200]}" for _, status, text in failed]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
-    parser.add_argument("mode", choices=["purge", "purge-partitioned", "purge-listed-first", "list", "delete-known"])
+    parser.add_argument("mode", choices=["purge", "purge-partitioned", "purge-listed-first", "list", "delete-known",
+                                         "eraser-bulk"])
     parser.add_argument("bucket")
     parser.add_argument("--versions", action="store_true", help="list and delete versions and delete markers")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--objects-file", help="JSON list of {Key[, VersionId]} for delete-known")
+    parser.add_argument("--objects-file", help="JSON list of {Key[, VersionId]} for delete-known and eraser-bulk")
+    parser.add_argument("--url", help="eraser-bulk: the local stack's URL")
+    parser.add_argument("--request-keys", type=int, default=BATCH, help="eraser-bulk: keys per request")
     arguments = parser.parse_args(argv)
 
     known: list[dict[str, str]] = []
-    if arguments.mode == "delete-known":
+    if arguments.mode in ("delete-known", "eraser-bulk"):
         with open(arguments.objects_file, encoding="utf-8") as handle:
             known = json.load(handle)
+    if arguments.mode == "eraser-bulk":
+        # The API key comes through the environment, not the command line (which ps shows).
+        api_key = os.environ["ERASER_BENCH_API_KEY"]
+        started = time.perf_counter()
+        done, failed, failures = eraser_bulk(arguments.url, api_key, arguments.bucket,
+                                             [entry["Key"] for entry in known], arguments.request_keys,
+                                             arguments.workers)
+        json.dump({"seconds": time.perf_counter() - started, "objects": done, "errors": failed,
+                   "failures": failures[:3]}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
     s3 = client(len(PARTITIONS) if arguments.mode == "purge-partitioned" else arguments.workers)
     started = time.perf_counter()
     if arguments.mode == "purge":
