@@ -208,8 +208,7 @@ class CountingMiddleware:
         self.ledger.record(operation)
 
         def counting_start_response(status: str, *args: Any) -> Any:
-            # moto answers 500 now and then when a listing races deletes in the same bucket; clients retry them,
-            # and the bench reports how often it happened.
+            # moto answers 5xx now and then; clients retry them, and the bench reports how often it happened.
             if status[:1] == "5":
                 self.ledger.record(Operation(operation.service, f"{operation.name}:{status[:3]}", operation.resource))
             return start_response(status, *args)
@@ -227,6 +226,12 @@ class CountingMiddleware:
                 close = getattr(response, "close", None)
                 if close is not None:
                     close()
+        except Exception:
+            # moto's ListObjectVersions raises (a TypeError while it deep-copies the bucket) when a DeleteObjects in
+            # the same bucket runs at the same time; the exception never reaches start_response, werkzeug answers
+            # 500 itself and the client retries. Counted here, or those retries would look like extra list calls.
+            self.ledger.record(Operation(operation.service, f"{operation.name}:500", operation.resource))
+            raise
         finally:
             self.ledger.record_server_seconds(operation, time.thread_time() - started)
         return body_parts
