@@ -168,3 +168,18 @@ def test_markdown_renders_the_server_cpu_when_the_results_file_has_it() -> None:
     assert "| s5cmd | 2.00 | s3:DeleteObjects 1.50 (75%)" in render(results_document(True))
     old = render(results_document(False))
     assert "| s5cmd |" in old and "Server CPU" not in old
+
+
+def test_list_calls_the_backend_failed_and_the_client_retried_are_not_the_listers() -> None:
+    def list_verdict(**requests: int) -> tuple[bool | None, str]:
+        records = [record("s5cmd", PEER, 5.0),
+                   record("eraser", ERASER, 4.0, s3__DeleteObjects=10, tasks__writes=12, **requests)]
+        found = [verdict for verdict in verdicts(summarize(records), "purge", "purge", 10_000)
+                 if verdict.target.endswith("list calls <= N/1000 + partitions")]
+        return found[0].met, found[0].detail
+
+    # 10,000 objects and 16 partitions allow 27 list calls.
+    assert list_verdict(s3__ListObjectVersions=30) == (False, "30 list calls (allowed 27)")
+    assert list_verdict(s3__ListObjectVersions=30, s3__ListObjectVersions__500=8) == (
+        True, "22 list calls (allowed 27), and 8 retries of calls the backend failed with a 5xx")
+    assert list_verdict(s3__ListObjectVersions=30, s3__DeleteObjects__500=8)[0] is False
