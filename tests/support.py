@@ -221,3 +221,41 @@ def response_header(response: dict[str, Any], name: str) -> str | None:
             if header.lower() == name.lower():
                 return value
     return None
+
+
+@contextlib.contextmanager
+def dynamodb_key_limits() -> Iterator[list[str]]:
+    """Make the domain's DynamoDB clients refuse oversized or non-UTF-8 key attributes as DynamoDB does
+    (ValidationException) where moto, on reads, does not. Yields the operations that were sent."""
+    from botocore.exceptions import ClientError
+
+    sent: list[str] = []
+
+    def refuse(operation: str) -> ClientError:
+        return ClientError({"Error": {"Code": "ValidationException",
+                                      "Message": "One or more parameter values were invalid: key size"}}, operation)
+
+    def check(params: dict[str, Any], model: Any, **_: Any) -> None:
+        sent.append(model.name)
+        keys = [params["Key"]] if "Key" in params else []
+        keys += [key for request in params.get("RequestItems", {}).values() for key in request.get("Keys", [])]
+        for key in keys:
+            for name, value in key.items():
+                text = value.get("S") if isinstance(value, dict) else value
+                if not isinstance(text, str):
+                    continue
+                try:
+                    size = len(text.encode("utf-8"))
+                except UnicodeEncodeError as error:
+                    raise refuse(model.name) from error
+                if size > (2048 if name == "pk" else 1024):  # the partition key, the sort key
+                    raise refuse(model.name)
+
+    clients = [aws.dynamodb().meta.client, aws.dynamodb_client()]
+    for client in clients:
+        client.meta.events.register("before-parameter-build.dynamodb", check)
+    try:
+        yield sent
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-parameter-build.dynamodb", check)

@@ -4,7 +4,7 @@ the next batch boundary with the counts so far, 409 for a finished task."""
 from __future__ import annotations
 
 from eraser.tasks import TaskStatus, get_task
-from tests.support import api_event, invoke, response_header, response_json
+from tests.support import api_event, dynamodb_key_limits, invoke, response_header, response_json
 from tests.tasks_harness import (
     TaskHarness,
     documented,
@@ -82,6 +82,15 @@ def test_another_organizations_task_is_not_found(stack, tenant, other_tenant, en
 
 def test_unknown_task_is_not_found(stack, tenant, engine):
     assert read(tenant, "task_doesnotexist")["statusCode"] == 404
+
+
+def test_a_task_id_too_long_for_a_dynamodb_key_is_not_found_not_a_server_error(stack, tenant, engine):
+    # DynamoDB refuses such a key with a ValidationException; moto does not, so the limits are enforced here.
+    task_id = "t" * 3000
+    with dynamodb_key_limits():
+        for response in (read(tenant, task_id), cancel(tenant, task_id)):
+            assert response["statusCode"] == 404
+            assert response_json(response)["error"]["code"] == "task_not_found"
 
 
 def test_reading_needs_the_tasks_read_scope(stack, tenant, engine):

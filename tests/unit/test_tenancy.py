@@ -9,7 +9,7 @@ import pytest
 
 from eraser import aws, errors
 from eraser.tenancy import Bucket, BucketConfiguration, TenancyRepository, new_id, utc_now
-from tests.support import register_bucket
+from tests.support import dynamodb_key_limits, register_bucket
 
 
 @pytest.fixture
@@ -119,3 +119,20 @@ def test_a_lookup_throttled_throughout_is_unavailable_not_missing(tenant, monkey
     monkeypatch.setattr("eraser.tenancy.time.sleep", lambda seconds: None)
     with pytest.raises(errors.ServiceUnavailable):
         repository.find_bucket(tenant.organization.id, "photos")
+
+
+@pytest.mark.parametrize("identifier", ["x" * 2000, "photos\ud800"])
+def test_an_identifier_that_cannot_be_a_dynamodb_key_is_not_found_without_asking(tenant, identifier):
+    # DynamoDB refuses such keys with a ValidationException (a 500 for a hostile query string); moto does not.
+    with dynamodb_key_limits() as sent:
+        with pytest.raises(errors.BucketNotFound):
+            TenancyRepository().find_bucket(tenant.organization.id, identifier)
+    assert sent == []
+
+
+def test_the_longest_identifier_that_fits_a_key_is_looked_up(tenant):
+    identifier = "x" * (1024 - len("BUCKETNAME#"))
+    with dynamodb_key_limits() as sent:
+        with pytest.raises(errors.BucketNotFound):
+            TenancyRepository().find_bucket(tenant.organization.id, identifier)
+    assert sent == ["BatchGetItem"]

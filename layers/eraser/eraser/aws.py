@@ -65,6 +65,21 @@ def dynamodb_client() -> Any:
     return session().client("dynamodb", config=_RETRYING)
 
 
+# DynamoDB refuses (ValidationException) a key attribute longer than these, in UTF-8, or text that is not UTF-8.
+PARTITION_KEY_MAX_BYTES = 2048
+SORT_KEY_MAX_BYTES = 1024
+
+
+def fits_dynamodb_key(value: str, max_bytes: int) -> bool:
+    """Whether ``value`` can be a key attribute. Ids and names from requests are looked up by key: one that cannot be
+    a key cannot exist either, and asking DynamoDB would answer a hostile path or query with a 500 (moto does not
+    check these limits on reads, DynamoDB does)."""
+    try:
+        return len(value.encode("utf-8")) <= max_bytes
+    except UnicodeEncodeError:
+        return False
+
+
 def table(name: str) -> Any:
     return dynamodb().Table(name)
 

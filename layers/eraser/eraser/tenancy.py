@@ -204,7 +204,7 @@ class TenancyRepository:
         """A bucket of this organization by id or by name (an id wins); another organization's bucket is not found.
 
         One BatchGetItem reads both candidates: every bulk, purge and delete request starts here."""
-        if not identifier:
+        if not identifier or not aws.fits_dynamodb_key(f"BUCKETNAME#{identifier}", aws.SORT_KEY_MAX_BYTES):
             raise BucketNotFound(identifier)
         by_id_key = {"pk": _org_key(organization_id), "sk": f"BUCKET#{identifier}"}
         by_name_key = {"pk": _org_key(organization_id), "sk": f"BUCKETNAME#{identifier}"}
