@@ -204,10 +204,10 @@ class TenancyRepository:
         """A bucket of this organization by id or by name (an id wins); another organization's bucket is not found.
 
         One BatchGetItem reads both candidates: every bulk, purge and delete request starts here."""
-        if not identifier or not aws.fits_dynamodb_key(f"BUCKETNAME#{identifier}", aws.SORT_KEY_MAX_BYTES):
-            raise BucketNotFound(identifier)
         by_id_key = {"pk": _org_key(organization_id), "sk": f"BUCKET#{identifier}"}
         by_name_key = {"pk": _org_key(organization_id), "sk": f"BUCKETNAME#{identifier}"}
+        if not identifier or not aws.fits_dynamodb_key(by_name_key["sk"], aws.SORT_KEY_MAX_BYTES):
+            raise BucketNotFound(identifier)
         found = {item["sk"]: item for item in self._get_items([by_id_key, by_name_key])}
         if by_id_key["sk"] in found:
             return Bucket.model_validate(_strip_keys(found[by_id_key["sk"]]))

@@ -159,9 +159,10 @@ class TaskRepository:
             self.break_stale_lock(target.bucket_id, task.id)
 
     def get(self, task_id: str) -> Task:
-        if not aws.fits_dynamodb_key(task_key(task_id)["pk"], aws.PARTITION_KEY_MAX_BYTES):
+        key = task_key(task_id)
+        if not aws.fits_dynamodb_key(key["pk"], aws.PARTITION_KEY_MAX_BYTES):
             raise TaskNotFound(task_id)
-        item = self._table.get_item(Key=task_key(task_id), ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
         if not item:
             raise TaskNotFound(task_id)
         return from_item(item)
