@@ -10,9 +10,7 @@ import json
 import os
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from bench.eraser_stack import http
 from bench.scenarios import PARTITIONS
 
 BATCH = 1000  # DeleteObjects takes at most 1000 keys per call
@@ -90,16 +89,11 @@ def eraser_bulk(url: str, api_key: str, bucket: str, keys: list[str], request_ke
     """Eraser's bulk endpoint as a client uses it: ``request_keys`` keys a request, ``in_flight`` requests at a
     time. Returns keys the answers counted as deleted, keys in failed requests, and the failures (status: body)."""
     endpoint = f"{url}/v1/storage/objects?{urllib.parse.urlencode({'bucket': bucket})}"
-    headers = {"X-Api-Key": api_key, "Accept": "application/json", "Content-Type": "application/json"}
+    headers = {"X-Api-Key": api_key, "Accept": "application/json"}
 
     def send(batch: list[str]) -> tuple[int, str]:
-        body = json.dumps({"object_keys": batch, "path": []}).encode()
-        request = urllib.request.Request(endpoint, data=body, method="DELETE", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=300) as response:
-                return response.status, response.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode("utf-8", "replace")
+        status, document, _ = http("DELETE", endpoint, headers, {"object_keys": batch, "path": []}, timeout=300)
+        return status, document if isinstance(document, str) else json.dumps(document)
 
     batches = [keys[start:start + request_keys] for start in range(0, len(keys), request_keys)]
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
