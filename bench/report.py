@@ -207,8 +207,8 @@ def request_verdicts(eraser: Summary, scenario: str, objects_expected: int, part
     list_operations = ("s3:ListObjectsV2", "s3:ListObjectVersions", "s3:ListObjects")
     lists = sum(requests.get(name, 0) for name in list_operations)
     # A call the backend failed with a 5xx is retried by the client: the retry is the backend's, not the lister's.
-    retried = sum(count for name, count in requests.items()
-                  if name.rsplit(":", 1)[0] in list_operations and name.rsplit(":", 1)[-1].startswith("5"))
+    retried = server_errors({name: count for name, count in requests.items()
+                             if name.rsplit(":", 1)[0] in list_operations})
     allowed = -(-objects_expected // 1000) + partitions + 1
     found.append(Verdict(f"{scenario}: list calls <= N/1000 + partitions", lists - retried <= allowed,
                          f"{lists - retried:.0f} list calls (allowed {allowed})"

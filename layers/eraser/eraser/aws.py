@@ -80,11 +80,14 @@ def fits_dynamodb_key(value: str, max_bytes: int) -> bool:
         return False
 
 
+@functools.cache
 def table(name: str) -> Any:
+    # boto3 builds a Table class from its resource model on every Table() call (about 0.5 ms); repositories are
+    # created per request, so each table is built once per process.
     return dynamodb().Table(name)
 
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch backends between cases)."""
-    for factory in (session, s3, sqs, dynamodb, dynamodb_client):
+    for factory in (session, s3, sqs, dynamodb, dynamodb_client, table):
         factory.cache_clear()

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from eraser import aws
 from eraser.config import settings
 from eraser.errors import BucketNotFound, Conflict, OrganizationNotFound, ServiceUnavailable
+from eraser.storage.retries import full_jitter
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 SUB_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -230,7 +231,7 @@ class TenancyRepository:
             request = answer.get("UnprocessedKeys") or {}
             if not request:
                 return items
-            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            time.sleep(full_jitter(attempt, base_seconds=0.05, cap_seconds=1.0))
         raise ServiceUnavailable("The bucket lookup is being throttled, please try again later")
 
     def list_buckets(self, organization_id: str) -> list[Bucket]:
