@@ -161,7 +161,7 @@ class TaskHarness:
             else:
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def _deliver(self, function: str, queue_url: str, messages: list[dict[str, Any]],
+    def deliver(self, function: str, queue_url: str, messages: list[dict[str, Any]],
                  crash: bool = False) -> None:
         event = self.sqs_event(queue_url, messages)
         try:
@@ -185,7 +185,7 @@ class TaskHarness:
         if listing:
             progressed = True
             self.run_stats.listing_invocations += 1
-            self._deliver("listing", self.listing_queue, listing)
+            self.deliver("listing", self.listing_queue, listing)
             if self.after_listing_step:
                 self.after_listing_step(self.run_stats.listing_invocations)
         deletion = self._receive(self.deletion_queue, self.deletion_batch_size)
@@ -196,13 +196,13 @@ class TaskHarness:
             if self.duplicate_deliveries:
                 # The same batch delivered twice (e.g. the first invocation's delete of the messages was lost).
                 invoke("batch_delete", self.sqs_event(self.deletion_queue, deletion), LambdaContext())
-            self._deliver("batch_delete", self.deletion_queue, deletion, crash=crash)
+            self.deliver("batch_delete", self.deletion_queue, deletion, crash=crash)
         for queue_url in self.dead_letter_queues:
             dead = self._receive(queue_url, 10)
             if dead:
                 progressed = True
                 self.run_stats.dead_letter_invocations += 1
-                self._deliver("dead_letter", queue_url, dead)
+                self.deliver("dead_letter", queue_url, dead)
         return progressed
 
     def drain(self, max_iterations: int = 2000) -> HarnessRun:

@@ -208,7 +208,7 @@ def test_watchdog_resumes_a_task_whose_listing_worker_died(stack, tenant, engine
 
     task = get_task(task_id)
     assert task.status == TaskStatus.COMPLETED
-    assert task.resumes == 1
+    assert task.resumes == 0  # the steps saved after the resume count as progress
     assert task.counts.deleted == len(keys)
     assert tenant.keys() == []
 

@@ -187,8 +187,9 @@ def resume_message(task: Task) -> ListingMessage:
 
 
 # --- finalization -----------------------------------------------------------------------------------------------------
-def finalize(task: Task, remaining_ms: RemainingMs) -> Task | None:
-    """Abort multipart uploads, verify, delete the bucket for delete_bucket, and end the task truthfully."""
+def finalize(task: Task, remaining_ms: RemainingMs) -> bool:
+    """Abort multipart uploads, verify, delete the bucket for delete_bucket, and end the task truthfully. False when
+    the uploads need another invocation (the caller hands the step over)."""
     repository = TaskRepository()
     s3 = aws.s3()
     tuning = engine_settings()
@@ -205,16 +206,17 @@ def finalize(task: Task, remaining_ms: RemainingMs) -> Task | None:
                 keep_going=lambda: remaining_ms() > tuning.listing_step_reserve_ms)
             repository.add_uploads_aborted(task.id, aborted)
             if not done:
-                send_listing_step(resume_message(task))
-                return None
+                return False
     empty = all(target.s3_bucket in gone or bucket_is_empty(s3, target.s3_bucket, task.account_id)
                 for target in task.targets)
     verified = task.counts.failed == 0 and (task.pass_listed == 0 or task.selection.mode == SelectionMode.KEYS)
     if task.kind == TaskKind.DELETE_BUCKET:
-        return _finish_bucket_deletion(task, repository, s3, empty=empty, verified=verified)
-    if verified:
-        return repository.finish(task, TaskStatus.COMPLETED, bucket_empty_at_end=empty)
-    return repository.finish(task, TaskStatus.FAILED, reason=_unverified_reason(task), bucket_empty_at_end=empty)
+        _finish_bucket_deletion(task, repository, s3, empty=empty, verified=verified)
+    elif verified:
+        repository.finish(task, TaskStatus.COMPLETED, bucket_empty_at_end=empty)
+    else:
+        repository.finish(task, TaskStatus.FAILED, reason=_unverified_reason(task), bucket_empty_at_end=empty)
+    return True
 
 
 def _unverified_reason(task: Task) -> str:

@@ -1,15 +1,18 @@
-"""Listing steps: list a few pages, enqueue their targeted versions as chunks, checkpoint, hand over.
+"""Listing steps: claim the step, list a few pages, enqueue their targeted versions as chunks, checkpoint, hand over.
 
-A step lists pages until its invocation nears its end (``context.get_remaining_time_in_millis``) or it has listed
-``listing_pages_per_step`` pages, saves its cursor on the task (conditional on the hop it was given, so a duplicate
-delivery of a step does nothing), and enqueues the next step. The lister feeds its own queue, so Lambda's recursive
-loop detection is off for it (``RecursiveLoop: Allow``); the engine's own guard fails a task after
+A step first claims itself on the task (a conditional write with a lease that ends with its invocation): a copy of
+the same step delivered meanwhile finds the claim and enqueues nothing, and a copy delivered after the step was
+saved finds the hop moved on. It then lists pages from the cursor saved on the task until its invocation nears its
+end (``context.get_remaining_time_in_millis``) or it has listed ``listing_pages_per_step`` pages, saving the cursor
+after each page (conditional on its claim), and enqueues the next step. The lister feeds its own queue, so Lambda's
+recursive loop detection is off for it (``RecursiveLoop: Allow``); the engine's own guard fails a task after
 ``max_listing_hops`` steps.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
@@ -31,12 +34,12 @@ from eraser.tasks.engine import (
     cancel_other_tasks_of_targets,
     fail_task,
     finalize,
+    resume_message,
 )
 from eraser.tasks.model import (
     HeldVersion,
     ListingCursor,
     ListingMessage,
-    Phase,
     SelectionMode,
     Task,
     TaskKind,
@@ -45,10 +48,13 @@ from eraser.tasks.model import (
 from eraser.tasks.queues import cut_chunks, send_chunks, send_listing_step
 from eraser.tasks.repository import TaskRepository
 from eraser.tasks.settings import engine_settings
+from eraser.tenancy import new_id, utc_now
 
 # Retrying these cannot help: the bucket is gone, or belongs to another account (ExpectedBucketOwner), or a policy
 # denies the listing. The task fails at once with the reason instead of after five deliveries and a dead letter.
 PERMANENT_LISTING_ERRORS = frozenset({"NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidBucketState"})
+# A claim outlives its invocation's end by this much, for clock differences between Lambda hosts.
+CLAIM_MARGIN = timedelta(seconds=5)
 
 
 def run_listing_message(body: str, remaining_ms: RemainingMs) -> None:
@@ -70,45 +76,90 @@ def run_listing_step(message: ListingMessage, remaining_ms: RemainingMs) -> None
             cancel_other_tasks_of_targets(task)
     if task.status != TaskStatus.RUNNING:
         return
-    if message.action == "finalize":
-        if task.phase == Phase.FINALIZING:
-            finalize(task, remaining_ms)
+    if message.step != task.current_step or (message.action == "list" and task.listing_done):
+        logger.info("Stale listing step ignored", extra={"task_id": task.id, "step": message.step})
         return
-    if (task.phase != Phase.LISTING or task.listing_done or message.pass_number != task.pass_number
-            or message.hop != task.listing_hop):
-        logger.info("Stale listing step ignored", extra={"task_id": task.id, "hop": message.hop})
+    if message.action == "list" and message.hop >= engine_settings().max_listing_hops:
+        fail_task(task.id, f"listing needed more than {engine_settings().max_listing_hops} steps "
+                           "(the engine's hop cap)")
         return
-    tuning = engine_settings()
-    if message.hop >= tuning.max_listing_hops:
-        fail_task(task.id, f"listing needed more than {tuning.max_listing_hops} steps (the engine's hop cap)")
+    # The claim closes the race between copies of one step delivered side by side (the hop check alone stops only
+    # a copy that starts after the first saved): the copy that does not get it enqueues nothing. The lease ends
+    # when this invocation must have ended, so a copy delivered after a crash takes the step over.
+    token = new_id("claim")
+    until = utc_now() + timedelta(milliseconds=remaining_ms()) + CLAIM_MARGIN
+    claimed = repository.claim_step(task, message.step, token, until)
+    if claimed is None:
+        logger.info("Listing step held by another delivery", extra={"task_id": task.id, "step": message.step})
         return
     try:
-        step = _list_pages(task, message.cursor.model_copy(), remaining_ms)
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code not in PERMANENT_LISTING_ERRORS:
-            raise  # throttling or S3 trouble: SQS delivers the step again
-        if code == "NoSuchBucket" and task.kind == TaskKind.DELETE_BUCKET:
-            # Deleted outside Eraser: nothing to list; finalization removes the bucket's records.
-            done = message.cursor.model_copy(update={"target_index": len(task.targets)})
-            saved = repository.save_listing_step(task, message.hop, done, objects=0, versions=0, listing_done=True)
-            if saved is not None:
-                advance_if_pass_finished(saved)
+        if message.action == "finalize":
+            _finalize_step(claimed, token, remaining_ms)
+        else:
+            _listing_step(claimed, token, remaining_ms)
+    except Exception:
+        # An error (not a dead invocation): SQS delivers the step again, which must not wait for the lease.
+        repository.release_claim(task.id, token)
+        raise
+
+
+def _finalize_step(task: Task, token: str, remaining_ms: RemainingMs) -> None:
+    if finalize(task, remaining_ms):
+        return
+    # Not finished within this invocation: hand over to the next hop, which only this claim's holder can.
+    handed_over = TaskRepository().save_finalize_step(task, task.listing_hop, token)
+    if handed_over is not None:
+        send_listing_step(resume_message(handed_over))
+
+
+def _listing_step(task: Task, token: str, remaining_ms: RemainingMs) -> None:
+    """List up to ``listing_pages_per_step`` pages from the task's saved cursor, saving it after each page (so a
+    crash lists again at most the page whose batches were enqueued but not saved), then hand over."""
+    repository = TaskRepository()
+    tuning = engine_settings()
+    hop = task.listing_hop
+    # The record's cursor, not the message's: pages saved by an earlier delivery of this step are not listed again.
+    cursor = task.cursor.model_copy(deep=True)
+    saved: Task | None = task
+    for page in range(tuning.listing_pages_per_step):
+        listed = ListedVersionsCount()
+        if cursor.target_index < len(task.targets):
+            try:
+                _list_page(task, cursor, listed)
+            except ClientError as error:
+                _refused_listing(task, hop, token, cursor, error)
+                return
+        done = cursor.target_index >= len(task.targets)
+        step_ends = done or page == tuning.listing_pages_per_step - 1 or remaining_ms() < tuning.listing_step_reserve_ms
+        saved = repository.save_listing_step(task, hop, token, cursor, objects=listed.objects,
+                                             versions=listed.versions, listing_done=done, step_ends=step_ends)
+        if saved is None:
+            # Cancelled or failed meanwhile (the claim cannot be lost before its lease ends).
             return
-        target = task.targets[min(message.cursor.target_index, len(task.targets) - 1)]
-        fail_task(task.id, f"S3 refused to list bucket '{target.bucket_name}': {code} "
-                           f"({error.response['Error'].get('Message', '')})")
-        return
-    saved = repository.save_listing_step(task, message.hop, step.cursor, objects=step.listed.objects,
-                                         versions=step.listed.versions, listing_done=step.done)
-    if saved is None:
-        # Cancelled, or another delivery of this step got there first: its chunks carry the same ids.
-        return
-    if step.done:
+        if step_ends:
+            break
+    assert saved is not None
+    if saved.listing_done:
         advance_if_pass_finished(saved)
     else:
-        send_listing_step(ListingMessage(task_id=task.id, pass_number=task.pass_number, hop=message.hop + 1,
-                                         cursor=step.cursor))
+        send_listing_step(ListingMessage(task_id=task.id, pass_number=task.pass_number, hop=saved.listing_hop,
+                                         cursor=saved.cursor))
+
+
+def _refused_listing(task: Task, hop: int, token: str, cursor: ListingCursor, error: ClientError) -> None:
+    code = error.response["Error"]["Code"]
+    if code not in PERMANENT_LISTING_ERRORS:
+        raise error  # throttling or S3 trouble: SQS delivers the step again
+    if code == "NoSuchBucket" and task.kind == TaskKind.DELETE_BUCKET:
+        # Deleted outside Eraser: nothing to list; finalization removes the bucket's records.
+        done = cursor.model_copy(update={"target_index": len(task.targets)})
+        saved = TaskRepository().save_listing_step(task, hop, token, done, objects=0, versions=0, listing_done=True)
+        if saved is not None:
+            advance_if_pass_finished(saved)
+        return
+    target = task.targets[min(cursor.target_index, len(task.targets) - 1)]
+    fail_task(task.id, f"S3 refused to list bucket '{target.bucket_name}': {code} "
+                       f"({error.response['Error'].get('Message', '')})")
 
 
 @dataclass
@@ -122,30 +173,15 @@ class ListedVersionsCount:
         self.objects += sum(1 for entry in selected if not entry.is_delete_marker)
 
 
-@dataclass
-class _Step:
-    cursor: ListingCursor
-    listed: ListedVersionsCount = field(default_factory=ListedVersionsCount)
-    done: bool = False
-
-
-def _list_pages(task: Task, cursor: ListingCursor, remaining_ms: RemainingMs) -> _Step:
-    tuning = engine_settings()
-    step = _Step(cursor=cursor)
-    for _ in range(tuning.listing_pages_per_step):
-        if cursor.target_index >= len(task.targets):
-            break
-        target_index = cursor.target_index
-        selected, with_version_ids = _next_page(task, cursor)
-        chunks = cut_chunks(task.id, target_index, task.pass_number, selected, cursor.next_seq,
-                            with_version_ids=with_version_ids)
-        send_chunks(chunks)
-        cursor.next_seq += len(chunks)
-        step.listed.add(selected)
-        if remaining_ms() < tuning.listing_step_reserve_ms:
-            break
-    step.done = cursor.target_index >= len(task.targets)
-    return step
+def _list_page(task: Task, cursor: ListingCursor, listed: ListedVersionsCount) -> None:
+    """List the cursor's next page and enqueue its targeted versions as chunks; the cursor moves past the page."""
+    target_index = cursor.target_index
+    selected, with_version_ids = _next_page(task, cursor)
+    chunks = cut_chunks(task.id, target_index, task.pass_number, selected, cursor.next_seq,
+                        with_version_ids=with_version_ids)
+    send_chunks(chunks)
+    cursor.next_seq += len(chunks)
+    listed.add(selected)
 
 
 def _next_page(task: Task, cursor: ListingCursor) -> tuple[list[ListedVersion], bool]:

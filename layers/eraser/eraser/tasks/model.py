@@ -174,6 +174,13 @@ class Task(BaseModel):
     # Versions listed in the current pass: a sweep pass that lists nothing proves the targeted versions are gone.
     pass_listed: int = 0
     resumes: int = 0
+    # The listing or finalize step one delivery is working on (see ``step_id``), under a lease that ends when that
+    # invocation must have ended: another copy of the same step enqueues nothing until the lease has expired.
+    claim_step: str | None = None
+    claim_token: str | None = None
+    claim_until: datetime | None = None
+    # When a listing or finalize step last claimed, saved or was resumed: how the watchdog tells a lost step.
+    stepped_at: datetime | None = None
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -192,6 +199,15 @@ class Task(BaseModel):
     @property
     def is_finished(self) -> bool:
         return self.status.is_finished
+
+    @property
+    def current_step(self) -> str:
+        """The id of the step the task waits for; a listing message names the same step with ``step_id``."""
+        return step_id("finalize" if self.phase == Phase.FINALIZING else "list", self.pass_number, self.listing_hop)
+
+    def step_is_claimed(self, now: datetime) -> bool:
+        return (self.claim_step == self.current_step and self.claim_until is not None
+                and self.claim_until > now)
 
     @property
     def first_target(self) -> Target:
@@ -249,6 +265,14 @@ class ListingMessage(BaseModel):
     pass_number: int = 1
     hop: int = 0
     cursor: ListingCursor = ListingCursor()
+
+    @property
+    def step(self) -> str:
+        return step_id(self.action, self.pass_number, self.hop)
+
+
+def step_id(action: str, pass_number: int, hop: int) -> str:
+    return f"{action}:{pass_number}:{hop}"
 
 
 class ChunkEntry(BaseModel):

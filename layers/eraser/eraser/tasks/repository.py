@@ -199,26 +199,65 @@ class TaskRepository:
     def start(self, task_id: str) -> Task | None:
         now = utc_now()
         return self._update(task_id, "SET #status = :running, started_at = :now, heartbeat_at = :beat, "
-                                     "version = version + :one",
+                                     "stepped_at = :now, version = version + :one",
                             "#status = :pending",
                             {":running": TaskStatus.RUNNING.value, ":pending": TaskStatus.PENDING.value,
                              ":now": now.isoformat(), ":beat": iso(now), ":one": 1},
                             {"#status": "status"})
 
-    def save_listing_step(self, task: Task, hop: int, cursor: ListingCursor, *, objects: int, versions: int,
-                          listing_done: bool) -> Task | None:
-        """Record a listing step: only the step the task expects (``listing_hop``) of the current pass counts."""
+    def claim_step(self, task: Task, step: str, token: str, until: datetime) -> Task | None:
+        """Take the task's current step for one delivery, until ``until`` (when that invocation must have ended).
+        None when the task does not wait for this step (it moved on, or was cancelled) or another delivery holds
+        it under a live lease: that copy must enqueue nothing. An expired lease is taken over (its worker died)."""
+        now = utc_now()
+        return self._update(
+            task.id,
+            "SET claim_step = :step, claim_token = :token, claim_until = :until, stepped_at = :now, "
+            "heartbeat_at = :beat, version = version + :one",
+            "#status = :running AND listing_hop = :hop AND pass_number = :pass AND phase = :phase "
+            "AND (attribute_not_exists(claim_step) OR claim_step <> :step OR claim_until < :beat)",
+            {":step": step, ":token": token, ":until": iso(until), ":now": now.isoformat(), ":beat": iso(now),
+             ":one": 1, ":running": TaskStatus.RUNNING.value, ":hop": task.listing_hop,
+             ":pass": task.pass_number, ":phase": task.phase.value},
+            {"#status": "status"},
+        )
+
+    def release_claim(self, task_id: str, token: str) -> None:
+        """Give a step back (its invocation failed with an error and SQS will deliver it again)."""
+        self._update(task_id, "REMOVE claim_step, claim_token, claim_until", "claim_token = :token",
+                     {":token": token})
+
+    def save_listing_step(self, task: Task, hop: int, token: str, cursor: ListingCursor, *, objects: int,
+                          versions: int, listing_done: bool, step_ends: bool = True) -> Task | None:
+        """Record a listed page (or a whole step): only the delivery holding the step's claim can, and only while
+        the task expects that step (``listing_hop``) of the current pass. ``step_ends`` hands over to hop + 1."""
+        now = utc_now()
         return self._update(
             task.id,
             "SET listing_hop = :next_hop, #cursor = :cursor, chunks_total = :chunks_total, listing_done = :done, "
-            "heartbeat_at = :beat, version = version + :one "
+            "heartbeat_at = :beat, stepped_at = :now, resumes = :zero, version = version + :one "
             "ADD objects_listed :objects, versions_listed :versions, pass_listed :versions",
-            "#status = :running AND listing_hop = :hop AND pass_number = :pass AND phase = :listing",
-            {":next_hop": hop + 1, ":cursor": _drop_none(cursor.model_dump(mode="json")),
-             ":chunks_total": cursor.next_seq, ":done": listing_done, ":beat": iso(utc_now()), ":one": 1,
-             ":objects": objects, ":versions": versions, ":running": TaskStatus.RUNNING.value, ":hop": hop,
-             ":pass": task.pass_number, ":listing": Phase.LISTING.value},
+            "#status = :running AND listing_hop = :hop AND pass_number = :pass AND phase = :listing "
+            "AND claim_token = :token",
+            {":next_hop": hop + 1 if step_ends else hop, ":cursor": _drop_none(cursor.model_dump(mode="json")),
+             ":chunks_total": cursor.next_seq, ":done": listing_done, ":beat": iso(now), ":now": now.isoformat(),
+             ":zero": 0, ":one": 1, ":objects": objects, ":versions": versions,
+             ":running": TaskStatus.RUNNING.value, ":hop": hop, ":pass": task.pass_number,
+             ":listing": Phase.LISTING.value, ":token": token},
             {"#status": "status", "#cursor": "cursor"},
+        )
+
+    def save_finalize_step(self, task: Task, hop: int, token: str) -> Task | None:
+        """Hand a finalization that needs another invocation over to hop + 1 (only the claim's holder can)."""
+        now = utc_now()
+        return self._update(
+            task.id, "SET listing_hop = :next_hop, heartbeat_at = :beat, stepped_at = :now, resumes = :zero, "
+                     "version = version + :one",
+            "#status = :running AND listing_hop = :hop AND phase = :finalizing AND claim_token = :token",
+            {":next_hop": hop + 1, ":beat": iso(now), ":now": now.isoformat(), ":zero": 0, ":one": 1,
+             ":running": TaskStatus.RUNNING.value, ":hop": hop, ":finalizing": Phase.FINALIZING.value,
+             ":token": token},
+            {"#status": "status"},
         )
 
     def chunk_recorded(self, task_id: str, seq: int) -> bool:
@@ -239,11 +278,11 @@ class TaskRepository:
                      "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Update": {"TableName": self.table_name, "Key": _serialize(task_key(chunk.task_id)),
                         "UpdateExpression": "ADD deleted :deleted, failed :failed, bytes_freed :bytes, "
-                                            "chunks_done :one SET heartbeat_at = :beat",
+                                            "chunks_done :one SET heartbeat_at = :beat, resumes = :zero",
                         "ConditionExpression": "attribute_exists(pk)",
                         "ExpressionAttributeValues": _serialize({":deleted": deleted, ":failed": failed,
                                                                  ":bytes": bytes_freed, ":one": 1,
-                                                                 ":beat": iso(now)})}},
+                                                                 ":zero": 0, ":beat": iso(now)})}},
         ]
         if failures:
             failure_item = {"pk": pk, "sk": f"FAIL#{chunk.seq:09d}", "expires_at": expires_at,
@@ -262,17 +301,20 @@ class TaskRepository:
         """Whoever first sees a pass finished (listing done, every chunk counted) moves the task on, once."""
         condition = ("#status = :running AND phase = :listing AND pass_number = :pass AND listing_done = :yes "
                      "AND chunks_done = chunks_total")
+        now = utc_now()
         values: dict[str, Any] = {":running": TaskStatus.RUNNING.value, ":listing": Phase.LISTING.value,
-                                  ":pass": task.pass_number, ":yes": True, ":beat": iso(utc_now()), ":one": 1}
+                                  ":pass": task.pass_number, ":yes": True, ":beat": iso(now), ":one": 1,
+                                  ":now": now.isoformat()}
         if next_pass:
             fresh = ListingCursor(next_seq=task.cursor.next_seq)
             values.update({":next": task.pass_number + 1, ":no": False, ":zero": 0,
                            ":cursor": _drop_none(fresh.model_dump(mode="json"))})
             expression = ("SET pass_number = :next, listing_done = :no, pass_listed = :zero, #cursor = :cursor, "
-                          "heartbeat_at = :beat, version = version + :one")
+                          "heartbeat_at = :beat, stepped_at = :now, version = version + :one")
         else:
             values[":finalizing"] = Phase.FINALIZING.value
-            expression = "SET phase = :finalizing, heartbeat_at = :beat, version = version + :one"
+            expression = ("SET phase = :finalizing, heartbeat_at = :beat, stepped_at = :now, "
+                          "version = version + :one")
         names = {"#status": "status", "#cursor": "cursor"} if next_pass else {"#status": "status"}
         return self._update(task.id, expression, condition, values, names)
 
@@ -310,8 +352,11 @@ class TaskRepository:
         return finished
 
     def record_resume(self, task: Task) -> Task | None:
-        return self._update(task.id, "SET resumes = resumes + :one, heartbeat_at = :beat, version = version + :one",
-                            "version = :version", {":one": 1, ":beat": iso(utc_now()), ":version": task.version})
+        now = utc_now()
+        return self._update(task.id, "SET resumes = resumes + :one, heartbeat_at = :beat, stepped_at = :now, "
+                                     "version = version + :one",
+                            "version = :version", {":one": 1, ":beat": iso(now), ":now": now.isoformat(),
+                                                   ":version": task.version})
 
     def set_last_error(self, task_id: str, reason: str) -> None:
         self._table.update_item(Key=task_key(task_id), UpdateExpression="SET last_error = :reason",

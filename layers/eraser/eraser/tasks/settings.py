@@ -33,6 +33,10 @@ class EngineSettings(BaseModel):
     # timeout, 720 s, so a message that is merely being retried is not mistaken for a dead worker).
     watchdog_stale_seconds: int = Field(default=900, ge=1)
     watchdog_max_resumes: int = Field(default=3, ge=1)
+    # A listing or finalize step that nobody holds (no live claim) and that has not been claimed or saved for this
+    # long was lost (its worker died after saving, or its message was lost): the watchdog sends it again. Longer than
+    # the ListingFunction's 120 s timeout; a copy sent while the real message still waits in the queue is harmless.
+    listing_stale_seconds: int = Field(default=180, ge=1)
 
 
 @functools.cache

@@ -1,8 +1,15 @@
 """Tasks whose workers stopped: the watchdog resumes or fails them; a dead-lettered message fails its task.
 
-Workers refresh ``heartbeat_at`` once per listing step or counted chunk. The watchdog queries the sparse
-``active-tasks`` index (only unfinished tasks are in it) for heartbeats older than ``watchdog_stale_seconds`` and
-resumes each from the checkpoint stored on the task; after ``watchdog_max_resumes`` resumes it fails the task.
+The watchdog reads every unfinished task (the sparse ``active-tasks`` index holds only those) and judges each by its
+own record:
+- a listing or finalize step that no delivery holds under a live claim and that nobody claimed or saved for
+  ``listing_stale_seconds`` was lost (its worker died after saving, before enqueueing the next step; or it died
+  holding the claim, whose lease has run out): the step is sent again from the checkpoint on the record;
+- a pass whose end nobody claimed is claimed;
+- batches still outstanding are SQS's to redeliver (or dead-letter, which fails the task); only a task whose
+  heartbeat is older than ``watchdog_stale_seconds`` counts as resumed.
+A task resumed ``watchdog_max_resumes`` times without progress (a saved step or a counted batch resets the count)
+is failed with the reason.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
 from eraser.tasks.engine import advance_if_pass_finished, fail_task, pass_is_finished, resume_message
-from eraser.tasks.model import ListingMessage, Phase, TaskStatus
+from eraser.tasks.model import ListingMessage, Phase, Task, TaskStatus
 from eraser.tasks.queues import send_listing_step
 from eraser.tasks.repository import TaskRepository
 from eraser.tasks.settings import engine_settings
@@ -33,17 +40,16 @@ def resume_stalled_tasks(now: datetime | None = None) -> WatchdogReport:
     tuning = engine_settings()
     repository = TaskRepository()
     report = WatchdogReport()
-    stale_before = (now or utc_now()) - timedelta(seconds=tuning.watchdog_stale_seconds)
-    for task_id in list(repository.active_task_ids(heartbeat_before=stale_before)):
+    now = now or utc_now()
+    for task_id in list(repository.active_task_ids()):
         try:
             task = repository.get(task_id)
         except TaskNotFound:
             continue
-        if task.is_finished:
+        if task.is_finished or not _is_stalled(task, now):
             continue
         if task.resumes >= tuning.watchdog_max_resumes:
-            if fail_task(task.id, f"stalled: no progress for {tuning.watchdog_stale_seconds} s after "
-                                  f"{task.resumes} resumes"):
+            if fail_task(task.id, f"stalled: no progress after {task.resumes} resumes by the watchdog"):
                 report.failed.append(task.id)
             continue
         resumed = repository.record_resume(task)
@@ -62,6 +68,19 @@ def resume_stalled_tasks(now: datetime | None = None) -> WatchdogReport:
     metrics.add_metric(name="StalledTasksResumed", unit=MetricUnit.Count, value=len(report.resumed))
     metrics.add_metric(name="StalledTasksFailed", unit=MetricUnit.Count, value=len(report.failed))
     return report
+
+
+def _is_stalled(task: Task, now: datetime) -> bool:
+    tuning = engine_settings()
+    if task.status == TaskStatus.RUNNING and task.step_is_claimed(now):
+        return False  # a live invocation holds the step; its lease ends with it
+    waits_for_a_step = (task.status == TaskStatus.PENDING or task.phase == Phase.FINALIZING
+                        or not task.listing_done or pass_is_finished(task))
+    if waits_for_a_step:
+        last_step = task.stepped_at or task.heartbeat_at or task.created_at
+        return last_step < now - timedelta(seconds=tuning.listing_stale_seconds)
+    last_beat = task.heartbeat_at or task.created_at
+    return last_beat < now - timedelta(seconds=tuning.watchdog_stale_seconds)
 
 
 def fail_dead_lettered(body: str, queue_arn: str) -> None:
