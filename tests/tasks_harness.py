@@ -10,7 +10,10 @@ Faults are injected where Lambda and S3 produce them:
   tests can check ``ExpectedBucketOwner`` and that no DeleteObjects call carries more than 1000 keys.
 - ``SimulatedCrash`` is a BaseException: Powertools' batch processor does not catch it, so the whole invocation dies
   like a Lambda timeout or out-of-memory, and every message of the batch is redelivered.
-- ``duplicate_deliveries`` delivers every deletion batch twice (SQS is at-least-once).
+- ``duplicate_deliveries`` delivers every listing step (verification passes and finalization included) and every
+  deletion batch twice (SQS is at-least-once).
+- A crashed listing invocation's message stays in flight (SQS hides it for the visibility timeout, longer than the
+  step's claim) until ``redeliver_in_flight``; ``move_clock`` moves the engine's clock past leases and bounds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import copy
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -129,6 +133,13 @@ class TaskHarness:
         self.crash_deletion = crash_deletion
         self.after_listing_step = after_listing_step
         self.run_stats = HarnessRun()
+        self.in_flight: list[tuple[str, str]] = []
+
+    def redeliver_in_flight(self) -> None:
+        """The visibility timeout of the messages of crashed listing invocations has passed: SQS shows them again."""
+        for queue_url, receipt in self.in_flight:
+            self.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+        self.in_flight = []
 
     # --- events ------------------------------------------------------------------------------------------------------
     def _arn(self, queue_url: str) -> str:
@@ -165,12 +176,19 @@ class TaskHarness:
                  crash: bool = False) -> None:
         event = self.sqs_event(queue_url, messages)
         try:
-            response = invoke(function, event, LambdaContext(remaining_ms=900_000))
+            # The ListingFunction's timeout (120 s) is what its step claims are leased for.
+            remaining_ms = 120_000 if function == "listing" else 900_000
+            response = invoke(function, event, LambdaContext(remaining_ms=remaining_ms))
             failed = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
             if crash:
                 raise SimulatedCrash()
         except SimulatedCrash:
             self.run_stats.crashes += 1
+            if function == "listing":
+                # A dead listing invocation's message stays invisible for the queue's visibility timeout (720 s),
+                # longer than its step's claim: see redeliver_in_flight.
+                self.in_flight += [(queue_url, message["ReceiptHandle"]) for message in messages]
+                return
             failed = {message["MessageId"] for message in messages}
         except BatchProcessingError:
             # BatchProcessingError (every record failed): Lambda retries the whole batch.
@@ -185,6 +203,9 @@ class TaskHarness:
         if listing:
             progressed = True
             self.run_stats.listing_invocations += 1
+            if self.duplicate_deliveries:
+                # Listing steps, verification passes and finalization are delivered twice too.
+                invoke("listing", self.sqs_event(self.listing_queue, listing), LambdaContext(remaining_ms=120_000))
             self.deliver("listing", self.listing_queue, listing)
             if self.after_listing_step:
                 self.after_listing_step(self.run_stats.listing_invocations)
@@ -221,7 +242,17 @@ class TaskHarness:
 
 
 # --- fixtures and helpers of the engine's tests ---------------------------------------------------------------------
+def move_clock(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The engine's clock (claims, leases, heartbeats, the watchdog) moved on by ``seconds``: waited for, not slept."""
+    later = datetime.now(UTC) + timedelta(seconds=seconds)
+    for module in ("supervision", "repository", "lister"):
+        monkeypatch.setattr(f"eraser.tasks.{module}.utc_now", lambda: later)
 
+
+def invoke_watchdog(monkeypatch: pytest.MonkeyPatch | None = None, later_by: float = 0) -> dict[str, Any]:
+    if monkeypatch is not None and later_by:
+        move_clock(monkeypatch, later_by)
+    return invoke("task_watchdog", load_event("task_watchdog.json"))
 
 
 @pytest.fixture(name="engine")

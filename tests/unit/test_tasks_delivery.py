@@ -7,12 +7,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from eraser.tasks import TaskStatus, get_task
+import pytest
+
+from eraser.tasks import TaskStatus, failures_of, get_task
+from eraser.tasks.settings import engine_settings
 from tests.support import LambdaContext, invoke, response_json
 from tests.tasks_harness import (
+    SimulatedCrash,
     TaskHarness,
+    chunk_records,
     engine_fixture,  # noqa: F401
     fill,
+    invoke_watchdog,
+    move_clock,
     purge,
 )
 
@@ -38,8 +45,6 @@ def test_two_copies_of_a_listing_step_side_by_side_count_each_key_once(stack, te
     shifted by the deleted page); then A goes on. Two batch workers then count B's `seq 1` and A's `seq 2`, which
     hold the same keys."""
     monkeypatch.setenv("LISTING_PAGES_PER_STEP", "3")
-    from eraser.tasks.settings import engine_settings
-
     engine_settings.cache_clear()
     keys = fill(tenant, 35)  # 5 pages of 7
     task_id = response_json(purge(tenant))["task"]["id"]
@@ -79,3 +84,133 @@ def test_two_copies_of_a_listing_step_side_by_side_count_each_key_once(stack, te
     assert task.status == TaskStatus.COMPLETED, task.last_error
     assert task.counts.deleted == len(keys) == task.counts.versions_listed
     assert tenant.keys() == []
+
+
+def _versioned_history(tenant, bucket, count: int) -> int:
+    entries = 0
+    for index in range(count):
+        key = f"docs/{index:03d}.txt"
+        tenant.put(key, b"v1", bucket=bucket)
+        tenant.put(key, b"v2", bucket=bucket)
+        entries += 2
+        if index % 3 == 0:
+            tenant.s3.delete_object(Bucket=bucket.s3_bucket, Key=key)
+            entries += 1
+    return entries
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+def test_every_message_delivered_twice_leaves_counts_exact(stack, tenant, engine, versioned):
+    bucket = tenant.add_bucket("twice", versioned=versioned)
+    entries = _versioned_history(tenant, bucket, 15) if versioned else len(fill(tenant, 30, bucket=bucket))
+    tenant.s3.create_multipart_upload(Bucket=bucket.s3_bucket, Key="big.bin")
+    task_id = response_json(purge(tenant, "twice"))["task"]["id"]
+    TaskHarness(stack, duplicate_deliveries=True).drain()
+
+    task = get_task(task_id)
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == entries == task.counts.versions_listed
+    assert task.counts.uploads_aborted == 1
+    assert task.pass_number == 2  # the verification pass (delivered twice as well) ran once
+    assert tenant.versions(bucket) == []
+
+
+class _CrashOnce:
+    def __init__(self, real, on_call: int) -> None:
+        self.real, self.on_call, self.calls = real, on_call, 0
+
+    def __call__(self, *arguments, **keywords):
+        self.calls += 1
+        if self.calls == self.on_call:
+            raise SimulatedCrash()
+        return self.real(*arguments, **keywords)
+
+
+def test_listing_worker_killed_after_listing_before_enqueueing_is_taken_over_when_sqs_delivers_it_again(
+        stack, tenant, engine, monkeypatch):
+    import eraser.tasks.lister as lister
+
+    keys = fill(tenant, 30)
+    monkeypatch.setattr(lister, "send_chunks", _CrashOnce(lister.send_chunks, on_call=2))
+    # The batch worker dies too, once, after DeleteObjects and before its batch is counted.
+    harness = TaskHarness(stack, crash_deletion=lambda invocation: invocation == 1)
+    task_id = response_json(purge(tenant))["task"]["id"]
+    harness.drain()
+    assert harness.run_stats.crashes == 2
+    assert get_task(task_id).status == TaskStatus.RUNNING and harness.in_flight
+    # Before the step's lease (120 s) ends nothing resumes it; the watchdog sees a live claim.
+    assert invoke_watchdog(monkeypatch, later_by=60)["resumed"] == []
+
+    move_clock(monkeypatch, 721)  # the listing queue's visibility timeout
+    harness.redeliver_in_flight()
+    harness.drain()
+
+    task = get_task(task_id)
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == len(keys) == task.counts.versions_listed
+    assert tenant.keys() == []
+
+
+def test_listing_worker_killed_holding_its_claim_is_resumed_by_the_watchdog(stack, tenant, engine, monkeypatch):
+    import eraser.tasks.lister as lister
+
+    keys = fill(tenant, 30)
+    monkeypatch.setattr(lister, "send_chunks", _CrashOnce(lister.send_chunks, on_call=3))
+    harness = TaskHarness(stack)
+    task_id = response_json(purge(tenant))["task"]["id"]
+    harness.drain()
+    assert get_task(task_id).status == TaskStatus.RUNNING
+    assert invoke_watchdog(monkeypatch, later_by=200)["resumed"] == [task_id]
+    harness.drain()
+
+    task = get_task(task_id)
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == len(keys) == task.counts.versions_listed
+    assert tenant.keys() == []
+
+
+def test_listing_worker_killed_after_saving_before_enqueueing_the_next_step_is_resumed_by_the_watchdog(
+        stack, tenant, engine, monkeypatch):
+    import eraser.tasks.lister as lister
+
+    keys = fill(tenant, 30)
+    monkeypatch.setattr(lister, "send_listing_step", _CrashOnce(lister.send_listing_step, on_call=2))
+    harness = TaskHarness(stack)
+    task_id = response_json(purge(tenant))["task"]["id"]
+    harness.drain()
+    move_clock(monkeypatch, 721)
+    harness.redeliver_in_flight()
+    harness.drain()  # the redelivered step is stale (its hop was saved): it does nothing
+    assert get_task(task_id).status == TaskStatus.RUNNING
+    assert invoke_watchdog(monkeypatch, later_by=721 + 200)["resumed"] == [task_id]
+    harness.drain()
+
+    task = get_task(task_id)
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == len(keys) == task.counts.versions_listed
+    assert tenant.keys() == []
+
+
+def test_keys_throttled_inside_200_bodies_beyond_the_retries_are_deleted_later_never_reported_failed(
+        stack, tenant, engine):
+    bucket = tenant.add_bucket("busy", versioned=True)
+    entries = _versioned_history(tenant, bucket, 12)
+    real = engine._delete_objects
+    throttled_calls = engine_settings().key_retry_attempts + 2
+
+    def every_key_slows_down_at_first(arguments):
+        if engine.count("delete_objects") <= throttled_calls:
+            return {"Errors": [{**item, "Code": "SlowDown", "Message": "Please reduce your request rate."}
+                               for item in arguments["Delete"]["Objects"]]}
+        return real(arguments)
+
+    engine._delete_objects = every_key_slows_down_at_first
+    task_id = response_json(purge(tenant, "busy"))["task"]["id"]
+    TaskHarness(stack).drain()
+
+    task = get_task(task_id)
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == entries and task.counts.failed == 0
+    assert failures_of(task_id) == []
+    assert all(int(chunk["failed"]) == 0 for chunk in chunk_records(stack, task_id))
+    assert tenant.versions(bucket) == []

@@ -1,7 +1,8 @@
 """Deleting one chunk: a DeleteObjects call of at most 1000 keys, its per-key errors, and counting it exactly once.
 
 DeleteObjects answers 200 even when keys fail. Keys failing with a retryable code (SlowDown, InternalError...) are
-retried in this invocation with exponential backoff and full jitter, a bounded number of times; keys failing for good
+retried in this invocation with exponential backoff and full jitter, a bounded number of times, then the chunk is
+left to SQS to deliver again (throttling never counts as a failure of a key); keys failing for good
 (AccessDenied from Object Lock or a legal hold, ...) are reported on the task and never counted as deleted. A whole
 call that is throttled after botocore's own retries raises, so SQS redelivers the chunk later: nothing was counted
 yet, and the chunk record makes the count happen once however often it is delivered.
@@ -28,6 +29,10 @@ from eraser.tasks.settings import engine_settings
 
 # A whole call can also fail with a bare HTTP status as its code (botocore's parse of an empty 500/503 body).
 RETRYABLE_CALL_ERRORS = RETRYABLE_ERRORS | {"503", "500"}
+
+
+class KeysStillThrottled(Exception):
+    """Keys DeleteObjects kept reporting as retryable (SlowDown, InternalError...) after the in-process retries."""
 
 
 @dataclass
@@ -111,9 +116,13 @@ def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) 
         pending = retry
         if not pending:
             break
-    for entry in pending:
-        code, message = last_errors[(entry.k, entry.v)]
-        outcome.failures.append((entry, code, f"{message} (gave up after {tuning.key_retry_attempts} attempts)"))
+    if pending:
+        # Throttling is not a failure of the keys: the whole chunk is delivered again after the visibility timeout
+        # (keys deleted now are reported deleted again then, and the chunk is counted once). After the queue's 5
+        # receives it is dead-lettered and the task fails with that reason.
+        code, message = last_errors[(pending[0].k, pending[0].v)]
+        raise KeysStillThrottled(f"{len(pending)} keys still answered {code} after {tuning.key_retry_attempts} "
+                                 f"attempts ({message})")
     return outcome
 
 
