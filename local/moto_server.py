@@ -5,6 +5,11 @@ with no lock: a write acknowledged by another request thread in between is silen
 acknowledged write, so the embedded backend handles one DynamoDB request at a time (S3, SQS and the rest stay
 concurrent). ``ERASER_LOCAL_DYNAMODB_LOCK=0`` turns that off (only the test that shows the loss does so).
 
+It also keeps nothing after a delete: moto appends every model instance it ever creates (each S3 ``FakeKey`` with
+its body buffer, each DynamoDB item, SQS message...) to a class-level ``instances_tracked`` list, for its dashboard
+(``/moto-api/``), and never drops them; a long ``make run`` grew to gigabytes after some 300,000 objects written and
+deleted. The embedded server does not track them (the dashboard's data is empty).
+
 Runs in the project's environment (moto lives there), started by ``local.backend``.
 """
 
@@ -38,6 +43,25 @@ class SerializedDynamoDB:
             return list(self.app(environ, start_response))
 
 
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
+
+
+def stop_tracking_model_instances() -> Callable[[], None]:
+    """Stop moto from keeping every model instance alive; returns what restores its behaviour."""
+    from moto.core.common_models import BaseModel
+    from moto.core.model_instances import reset_model_data
+
+    tracked_new = BaseModel.__dict__["__new__"]
+    BaseModel.__new__ = staticmethod(_untracked_new)  # type: ignore[method-assign]
+    reset_model_data()
+
+    def restore() -> None:
+        BaseModel.__new__ = tracked_new  # type: ignore[method-assign]
+
+    return restore
+
+
 def moto_application(serialize_dynamodb: bool = True) -> WsgiApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -56,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(0))
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    stop_tracking_model_instances()
     serialize = os.environ.get("ERASER_LOCAL_DYNAMODB_LOCK", "1") != "0"
     run_simple(args.host, args.port, moto_application(serialize), threaded=True, request_handler=MotoRequestHandler)
 
