@@ -70,7 +70,7 @@ bench-smoke: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m bench --smoke
 
 admin: $(VENV)/.installed
-	$(PY) -m eraser.admin $(ARGS)
+	@$(PY) -m eraser.admin $(ARGS)
 
 clean:
 	rm -rf .aws-sam .eraser .pytest_cache .ruff_cache .mypy_cache .venv-bench

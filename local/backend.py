@@ -69,7 +69,7 @@ def _die_with_parent() -> None:
 def moto_server(host: str = "127.0.0.1") -> Iterator[str]:
     port = free_port(host)
     url = f"http://{host}:{port}"
-    process = subprocess.Popen([project_python(), "-m", "moto.server", "-H", host, "-p", str(port)],
+    process = subprocess.Popen([project_python(), "-m", "local.moto_server", "-H", host, "-p", str(port)], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                preexec_fn=_die_with_parent)
     try:

@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # A shell starts background jobs (`make run &` in a script) with SIGINT ignored, and an ignored signal stays
+    # ignored across exec: without this, Ctrl+C or `kill -INT` would not stop the stack.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     with socket.socket() as probe:
         try:
