@@ -7,11 +7,12 @@ SAM := $(SAM_VENV)/bin/sam
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test unit e2e lint format typecheck validate build invoke bench bench-smoke admin clean
+.PHONY: help run test unit e2e reliability lint format typecheck validate build invoke bench bench-smoke admin clean
 
 help:
 	@echo "make run        start the whole service locally (embedded AWS backend, http://127.0.0.1:$${PORT:-3000})"
 	@echo "make test       run every test"
+	@echo "make reliability  the reliability suite: faults between functions and AWS, hostile input, cross-organization"
 	@echo "make lint       ruff and mypy"
 	@echo "make validate   sam validate and sam validate --lint"
 	@echo "make build      sam build (no container)"
@@ -44,6 +45,9 @@ unit: $(VENV)/.installed
 
 e2e: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+reliability: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(PY) -m pytest -q tests/reliability $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

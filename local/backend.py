@@ -159,7 +159,7 @@ class Stack:
 
 
 def provision_stack(endpoint_url: str, aws_environment: dict[str, str], stage: str = "local",
-                    jwt_secret: str | None = None) -> Stack:
+                    jwt_secret: str | None = None, parameter_overrides: dict[str, str] | None = None) -> Stack:
     """Create the template's tables and queues (idempotent: an existing stack's are reused)."""
     template = load_template()
     jwt_secret = jwt_secret or os.environ.get("JWT_SECRET") or secrets.token_urlsafe(32)
@@ -170,7 +170,8 @@ def provision_stack(endpoint_url: str, aws_environment: dict[str, str], stage: s
                                                      ("profile_name", "AWS_PROFILE"))
         if name in aws_environment})
     with _endpoint(endpoint_url):
-        resolver = provision(session, stage=stage, template=template, parameter_overrides={"JwtSecret": jwt_secret})
+        resolver = provision(session, stage=stage, template=template, parameter_overrides={**(parameter_overrides or {}),
+                                                                                   "JwtSecret": jwt_secret})
     return Stack(endpoint_url=endpoint_url, stage=stage, template=template, resolver=resolver,
                  aws_environment=aws_environment, jwt_secret=jwt_secret)
 

@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedule-speedup", type=float,
                         default=float(os.environ.get("ERASER_SCHEDULE_SPEEDUP", "1")),
                         help="divide rate(...) schedules by this factor (tests use a large one)")
+    parser.add_argument("--parameter-overrides", default=os.environ.get("ERASER_PARAMETER_OVERRIDES", ""),
+                        help="template parameters, 'Name=Value Name=Value' as sam deploy takes them "
+                             "(tests lower SyncDeleteLimit)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
@@ -190,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             endpoint_url, aws_environment = cleanup.enter_context(backend())
             LOG.info("backend %s", endpoint_url)
-            stack = provision_stack(endpoint_url, aws_environment, stage=args.stage)
+            overrides = dict(item.split("=", 1) for item in args.parameter_overrides.split())
+            stack = provision_stack(endpoint_url, aws_environment, stage=args.stage, parameter_overrides=overrides)
             demo = stack.seed_demo()
             runner = Runner(stack.function_specs())
             cleanup.callback(runner.stop)
