@@ -266,6 +266,8 @@ def authenticate(headers: Mapping[str, str], required: Scope | None = None, *,
                  signed_request: sigv4.SignedRequest | None = None) -> Principal:
     """The caller. ``signed_request`` is the whole request, given by the S3 endpoints only: with it, a request signed
     with SigV4 is verified instead of looking for an API key or bearer token."""
+    if signed_request is not None and sigv4.is_signature_v2(signed_request):
+        raise sigv4.refuse_signature_v2()
     if signed_request is not None and sigv4.is_signed(signed_request):
         organization_id, subject, credential_id, scopes = _principal_from_signature(
             signed_request, credentials or CredentialStore())

@@ -106,6 +106,19 @@ def is_signed(request: SignedRequest) -> bool:
     return authorization.startswith(ALGORITHM) or request.query_value("X-Amz-Algorithm") is not None
 
 
+def is_signature_v2(request: SignedRequest) -> bool:
+    """Whether the request carries the retired Signature Version 2 (``Authorization: AWS <key>:<signature>``, or a
+    pre-signed URL's ``AWSAccessKeyId`` and ``Signature``), which S3 refuses in every region opened since 2014."""
+    authorization = (request.header("authorization") or "").strip()
+    return authorization.startswith("AWS ") or (request.query_value("AWSAccessKeyId") is not None
+                                                 and request.query_value("Signature") is not None)
+
+
+def refuse_signature_v2() -> ValidationFailed:
+    return ValidationFailed("The authorization mechanism you have provided is not supported. Please use "
+                            "AWS4-HMAC-SHA256.")
+
+
 # --- the algorithm ---------------------------------------------------------------------------------------------------
 def uri_encode(text: str, *, keep_slash: bool = False) -> str:
     """SigV4's URI encoding: every byte but ``A-Z a-z 0-9 - _ . ~`` (and ``/`` in paths) as ``%XX``, upper-case."""
