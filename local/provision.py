@@ -1,4 +1,4 @@
-"""Creates the template's DynamoDB tables and SQS queues on a backend (moto, in-process or server, or LocalStack) and
+"""Creates the template's DynamoDB tables, SQS queues and KMS keys on a backend (moto, in-process or server, or LocalStack) and
 returns the values their ``Ref``/``GetAtt`` resolve to, so that functions see the same environment as on AWS."""
 
 from __future__ import annotations
@@ -33,6 +33,19 @@ def provision(session: Any, stage: str = "local", template: dict[str, Any] | Non
         attributes[(name, "Arn")] = arn
         attributes[(name, "QueueName")] = queue_name
         attributes[(name, "QueueUrl")] = url
+
+    kms = session.client("kms")
+    for name, resource in resources_of_type(template, "AWS::KMS::Key").items():
+        # An alias per stage and key makes provisioning idempotent (a KMS key has no name to find it by).
+        alias = f"alias/eraser-{stage}-{name}"
+        try:
+            metadata = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        except kms.exceptions.NotFoundException:
+            metadata = kms.create_key(Description=str(resolver(resource.get("Properties", {})).get("Description", name)))[
+                "KeyMetadata"]
+            kms.create_alias(AliasName=alias, TargetKeyId=metadata["KeyId"])
+        refs[name] = metadata["KeyId"]
+        attributes[(name, "Arn")] = metadata["Arn"]
 
     dynamodb = session.client("dynamodb")
     existing = set(dynamodb.list_tables()["TableNames"])

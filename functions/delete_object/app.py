@@ -8,7 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import s3xml
 from eraser.api.http import build_resolver, headers_of
-from eraser.auth import Scope, authenticate
+from eraser.api.s3request import authenticate_s3
+from eraser.auth import Scope
 from eraser.observability import logger, metrics, tracer
 from eraser.storage.objects import DeleteObjectRequest, delete_object
 
@@ -22,7 +23,7 @@ def delete_one_object() -> Response:
     event = app.current_event
     headers = headers_of(event)
     # Credentials first, as S3 does: an unauthenticated caller learns nothing about what a valid request looks like.
-    principal = authenticate(headers, Scope.OBJECTS_DELETE)
+    principal = authenticate_s3(event, Scope.OBJECTS_DELETE)
     request = DeleteObjectRequest.from_http(event.path_parameters or {}, event.query_string_parameters or {}, headers)
     result = delete_object(principal, request)
     return s3xml.delete_object_response(result, event)

@@ -1,4 +1,4 @@
-"""Operator commands: organizations, API keys, buckets, and the local demo.
+"""Operator commands: organizations, API keys, S3 access keys, buckets, and the local demo.
 
 ``python -m eraser.admin <command> ...`` (or ``eraser-admin``) works against whatever backend boto3 points at:
 ``AWS_ENDPOINT_URL`` for the local stack or LocalStack, otherwise the account of the current credentials. Table names
@@ -126,6 +126,21 @@ def revoke_key(args: argparse.Namespace) -> dict[str, Any]:
     return {"key_id": args.key_id, "revoked": True}
 
 
+def issue_s3_key(args: argparse.Namespace) -> dict[str, Any]:
+    organization = find_organization(args.org)
+    secret, record = CredentialStore().issue_s3_key(organization.id, parse_scopes(args.scopes), name=args.name)
+    # The secret is shown this once; the store keeps it only encrypted with the deployment's KMS key.
+    return {"access_key_id": record.access_key_id, "secret_access_key": secret,
+            "organization_id": record.organization_id, "scopes": record.scopes, "name": record.name,
+            "created_at": record.created_at.isoformat()}
+
+
+def revoke_s3_key(args: argparse.Namespace) -> dict[str, Any]:
+    if not CredentialStore().revoke_s3_key(args.access_key_id):
+        raise AdminError(f"no S3 access key with id '{args.access_key_id}'")
+    return {"access_key_id": args.access_key_id, "revoked": True}
+
+
 def register_bucket(args: argparse.Namespace) -> dict[str, Any]:
     organization = find_organization(args.org)
     s3_bucket = args.s3_bucket or f"eraser-{config.settings().stage}-{organization.sub_domain}-{args.name}"
@@ -225,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     command = commands.add_parser("revoke-key", help="revoke an API key")
     command.add_argument("--key-id", required=True)
     command.set_defaults(run=revoke_key)
+
+    command = commands.add_parser("issue-s3-key", help="issue an S3 access key id and secret for S3 clients "
+                                                       "(the secret is printed once)")
+    command.add_argument("--org", required=True, help="organization id or sub domain")
+    command.add_argument("--scopes", default="all", help="comma-separated scopes, or 'all'")
+    command.add_argument("--name", default="")
+    command.set_defaults(run=issue_s3_key)
+
+    command = commands.add_parser("revoke-s3-key", help="revoke an S3 access key")
+    command.add_argument("--access-key-id", required=True)
+    command.set_defaults(run=revoke_s3_key)
 
     command = commands.add_parser("register-bucket", help="register an S3 bucket as one of an organization's buckets")
     command.add_argument("--org", required=True)

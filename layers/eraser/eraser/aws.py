@@ -56,6 +56,11 @@ def sqs() -> Any:
 
 
 @functools.cache
+def kms() -> Any:
+    return session().client("kms", config=_RETRYING)
+
+
+@functools.cache
 def dynamodb() -> Any:
     return session().resource("dynamodb", config=_RETRYING)
 
@@ -89,5 +94,5 @@ def table(name: str) -> Any:
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch backends between cases)."""
-    for factory in (session, s3, sqs, dynamodb, dynamodb_client, table):
+    for factory in (session, s3, sqs, kms, dynamodb, dynamodb_client, table):
         factory.cache_clear()

@@ -29,6 +29,10 @@ class Settings(BaseModel):
     deletion_queue_url: str = ""
     # HS256 secret for JWT bearer tokens; empty means JWTs are refused.
     jwt_secret: str = ""
+    # The KMS key (id, ARN or alias) that encrypts S3 clients' secret access keys; empty: S3 keys cannot be issued.
+    s3_secrets_key: str = ""
+    # The region S3 clients sign for (the scope of their SigV4 signatures): the deployment's region.
+    s3_signing_region: str = "us-east-1"
     # How many objects one synchronous bulk-delete request may delete. API Gateway REST cuts a request at 29 s;
     # DeleteObjects runs at thousands of keys per second, so 10,000 keys (10 calls) leaves a wide margin.
     sync_delete_limit: int = Field(default=10_000, ge=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -48,6 +49,34 @@ class OrganizationSuspended(AuthError):
 class OrganizationNotActivated(AuthError):
     def __init__(self) -> None:
         super().__init__("The organization has not been activated yet")
+
+
+class SignatureDoesNotMatch(AuthError):
+    def __init__(self) -> None:
+        super().__init__("The request signature we calculated does not match the signature you provided. Check your "
+                         "key and signing method.")
+
+
+class AuthorizationMalformed(AuthError):
+    """A SigV4 signature that cannot be checked: a malformed credential, a wrong region or service in its scope."""
+
+
+class AuthorizationHeaderMalformed(AuthorizationMalformed):
+    pass
+
+
+class AuthorizationQueryParametersError(AuthorizationMalformed):
+    """The pre-signed URL form of ``AuthorizationHeaderMalformed``."""
+
+
+class RequestTimeTooSkewed(AuthError):
+    def __init__(self, request_time: datetime, server_time: datetime) -> None:
+        super().__init__("The difference between the request time and the current time is too large.",
+                         request_time=request_time.isoformat(), server_time=server_time.isoformat())
+
+
+class SignatureAccessDenied(AuthError):
+    """A signed request S3 would refuse with ``AccessDenied``: an expired pre-signed URL, unsigned x-amz-* headers."""
 
 
 class PermissionDenied(AuthError):
@@ -116,6 +145,13 @@ class InvalidPageToken(ValidationFailed):
                                                  "type": "value_error"}])
 
 
+class ContentSha256Mismatch(ValidationFailed):
+    """S3's ``XAmzContentSHA256Mismatch``: the body is not what the signed ``x-amz-content-sha256`` says."""
+
+    def __init__(self) -> None:
+        super().__init__("The provided 'x-amz-content-sha256' header does not match what was computed.")
+
+
 class PreconditionFailed(EraserError):
     def __init__(self) -> None:
         super().__init__("At least one of the preconditions you specified did not hold.")
@@ -153,6 +189,14 @@ class RateLimited(EraserError):
 class TaskQueueingError(EraserError):
     def __init__(self, reason: str) -> None:
         super().__init__("A background task needed to complete the request could not be queued", reason=reason)
+
+
+class NotImplementedByService(EraserError):
+    """S3's ``NotImplemented`` (501): an operation or a header's functionality this service does not provide."""
+
+    def __init__(self, message: str = "A header or query you provided implies functionality that is not "
+                                      "implemented.") -> None:
+        super().__init__(message)
 
 
 class ServiceUnavailable(EraserError):

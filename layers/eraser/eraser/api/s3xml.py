@@ -33,6 +33,18 @@ _ERRORS: list[tuple[type[Exception], int, str]] = [
 ]
 
 
+# Signature Version 4 failures, checked before the table above (several subclass its broader AuthError and
+# ValidationFailed entries).
+_SIGNATURE_ERRORS: list[tuple[type[Exception], int, str]] = [
+    (errors.SignatureDoesNotMatch, 403, "SignatureDoesNotMatch"),
+    (errors.RequestTimeTooSkewed, 403, "RequestTimeTooSkewed"),
+    (errors.AuthorizationHeaderMalformed, 400, "AuthorizationHeaderMalformed"),
+    (errors.AuthorizationQueryParametersError, 400, "AuthorizationQueryParametersError"),
+    (errors.ContentSha256Mismatch, 400, "XAmzContentSHA256Mismatch"),
+    (errors.NotImplementedByService, 501, "NotImplemented"),
+]
+
+
 def error_document(code: str, message: str, resource: str, request: str) -> str:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
@@ -49,7 +61,7 @@ def resource_of(event: APIGatewayProxyEvent) -> str:
 
 def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
     status, code, message = 500, "InternalError", "We encountered an internal error. Please try again."
-    for error_type, error_status, error_code in _ERRORS:
+    for error_type, error_status, error_code in (*_SIGNATURE_ERRORS, *_ERRORS):
         if isinstance(error, error_type):
             assert isinstance(error, errors.EraserError)
             status, code, message = error_status, error_code, error.message

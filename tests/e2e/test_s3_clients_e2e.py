@@ -1,0 +1,123 @@
+"""Real S3 clients pointed at the local stack's ``/s3`` base URL with issued S3 access keys (SigV4), the backend
+checked afterwards: exactly the targeted objects are gone, a sibling prefix and another organization's bucket are not."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.e2e.conftest import LocalStack
+
+
+@dataclass(frozen=True)
+class S3Tenant:
+    bucket: str
+    s3_bucket: str
+    access_key_id: str
+    secret_access_key: str
+
+
+def make_s3_tenant(local_stack: LocalStack, *, versioned: bool = False) -> S3Tenant:
+    sub_domain = f"e2e-s3-{uuid.uuid4().hex[:8]}"
+    organization = local_stack.admin("create-org", "--sub-domain", sub_domain, "--account-id", "123456789012")
+    arguments = ["register-bucket", "--org", organization["id"], "--name", "media", "--create",
+                 "--s3-bucket", f"{sub_domain}-media"]
+    bucket = local_stack.admin(*arguments, *(["--versioned"] if versioned else []))
+    key = local_stack.admin("issue-s3-key", "--org", organization["id"], "--scopes", "objects:delete")
+    return S3Tenant(bucket=bucket["name"], s3_bucket=bucket["s3_bucket"], access_key_id=key["access_key_id"],
+                    secret_access_key=key["secret_access_key"])
+
+
+def eraser_s3(local_stack: LocalStack, tenant: S3Tenant, secret: str | None = None) -> Any:
+    """boto3 as any S3 script would use Eraser: its /s3 base URL, path-style addressing, us-east-1, SigV4 (boto3
+    pre-signs S3 URLs with the retired SigV2 unless told otherwise)."""
+    return boto3.client("s3", endpoint_url=f"{local_stack.base_url}/s3", region_name="us-east-1",
+                        aws_access_key_id=tenant.access_key_id,
+                        aws_secret_access_key=secret or tenant.secret_access_key,
+                        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
+                                      retries={"max_attempts": 1}))
+
+
+def backend_keys(local_stack: LocalStack, s3_bucket: str) -> list[str]:
+    pages = local_stack.client("s3").get_paginator("list_objects_v2").paginate(Bucket=s3_bucket)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+@pytest.fixture(scope="module")
+def other_tenant(local_stack: LocalStack) -> S3Tenant:
+    tenant = make_s3_tenant(local_stack)
+    local_stack.put("prefix/a.txt", s3_bucket=tenant.s3_bucket)
+    return tenant
+
+
+def test_boto3_delete_object_with_an_s3_key_deletes_exactly_that_object(local_stack: LocalStack,
+                                                                        other_tenant: S3Tenant) -> None:
+    tenant = make_s3_tenant(local_stack)
+    for key in ("prefix/a b+ü.txt", "prefix/b.txt", "prefixed/a b+ü.txt"):
+        local_stack.put(key, s3_bucket=tenant.s3_bucket)
+
+    response = eraser_s3(local_stack, tenant).delete_object(Bucket=tenant.bucket, Key="prefix/a b+ü.txt")
+
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert backend_keys(local_stack, tenant.s3_bucket) == ["prefix/b.txt", "prefixed/a b+ü.txt"]
+    assert backend_keys(local_stack, other_tenant.s3_bucket) == ["prefix/a.txt"]
+
+
+def test_boto3_with_a_wrong_secret_gets_signature_does_not_match_and_nothing_is_deleted(
+        local_stack: LocalStack) -> None:
+    tenant = make_s3_tenant(local_stack)
+    local_stack.put("prefix/a.txt", s3_bucket=tenant.s3_bucket)
+
+    with pytest.raises(ClientError) as raised:
+        eraser_s3(local_stack, tenant, secret="not-the-secret").delete_object(Bucket=tenant.bucket,
+                                                                              Key="prefix/a.txt")
+
+    assert raised.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert backend_keys(local_stack, tenant.s3_bucket) == ["prefix/a.txt"]
+
+
+def test_boto3_on_another_organizations_bucket_gets_no_such_bucket(local_stack: LocalStack,
+                                                                   other_tenant: S3Tenant) -> None:
+    tenant = make_s3_tenant(local_stack)
+    client = eraser_s3(local_stack, tenant)
+
+    with pytest.raises(ClientError) as raised:
+        # The other organization's bucket by its S3 name: not one of this organization's buckets.
+        client.delete_object(Bucket=other_tenant.s3_bucket, Key="prefix/a.txt")
+
+    assert raised.value.response["Error"]["Code"] == "NoSuchBucket"
+    assert backend_keys(local_stack, other_tenant.s3_bucket) == ["prefix/a.txt"]
+
+
+def test_a_boto3_presigned_delete_url_deletes(local_stack: LocalStack) -> None:
+    tenant = make_s3_tenant(local_stack)
+    local_stack.put("prefix/a.txt", s3_bucket=tenant.s3_bucket)
+    local_stack.put("prefix/b.txt", s3_bucket=tenant.s3_bucket)
+    url = eraser_s3(local_stack, tenant).generate_presigned_url(
+        "delete_object", Params={"Bucket": tenant.bucket, "Key": "prefix/a.txt"}, ExpiresIn=300)
+
+    response = local_stack.request("DELETE", url.removeprefix(local_stack.base_url))
+
+    assert response.status == 204, response.text
+    assert backend_keys(local_stack, tenant.s3_bucket) == ["prefix/b.txt"]
+
+
+def test_a_signature_version_2_presigned_url_is_refused_and_deletes_nothing(local_stack: LocalStack) -> None:
+    tenant = make_s3_tenant(local_stack)
+    local_stack.put("prefix/a.txt", s3_bucket=tenant.s3_bucket)
+    client = boto3.client("s3", endpoint_url=f"{local_stack.base_url}/s3", region_name="us-east-1",
+                          aws_access_key_id=tenant.access_key_id, aws_secret_access_key=tenant.secret_access_key,
+                          config=Config(s3={"addressing_style": "path"}, signature_version="s3"))
+    url = client.generate_presigned_url("delete_object", Params={"Bucket": tenant.bucket, "Key": "prefix/a.txt"})
+
+    response = local_stack.request("DELETE", url.removeprefix(local_stack.base_url))
+
+    assert response.status == 400 and b"<Code>InvalidRequest</Code>" in response.body, response.text
+    assert backend_keys(local_stack, tenant.s3_bucket) == ["prefix/a.txt"]
