@@ -19,11 +19,12 @@ help:
 	@echo "make invoke FN=<Function> EVENT=events/<file>.json   invoke one function locally"
 	@echo "make bench      benchmarks against other tools on the embedded backend"
 
-$(VENV)/.installed: requirements-dev.txt layers/eraser/requirements.txt layers/eraser/pyproject.toml
+$(VENV)/.installed: requirements-dev.txt layers/eraser/requirements.txt layers/eraser/pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e layers/eraser
+	$(PY) -m pip install --quiet --no-deps -e client
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
