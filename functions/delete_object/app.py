@@ -8,10 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import s3xml
 from eraser.api.http import build_resolver, headers_of
-from eraser.api.s3request import authenticate_s3
+from eraser.api.s3request import authenticate_s3, ensure_delete_object
 from eraser.auth import Scope
 from eraser.observability import logger, metrics, tracer
 from eraser.storage.objects import DeleteObjectRequest, delete_object
+from eraser.storage.retries import Deadline
 
 app = build_resolver(s3xml.error_response)
 
@@ -21,11 +22,14 @@ app = build_resolver(s3xml.error_response)
 @app.delete(r"/s3/[^/]+/[\s\S]+")
 def delete_one_object() -> Response:
     event = app.current_event
+    # Another operation's request on this path (?tagging, ?uploadId=...) or a repeated parameter is refused before
+    # anything is read: it is no DeleteObject at all, and taking it for one deleted the object.
+    ensure_delete_object(event)
     headers = headers_of(event)
-    # Credentials first, as S3 does: an unauthenticated caller learns nothing about what a valid request looks like.
+    # Credentials next, as S3 does: an unauthenticated caller learns nothing about what a valid request looks like.
     principal = authenticate_s3(event, Scope.OBJECTS_DELETE)
     request = DeleteObjectRequest.from_http(event.path_parameters or {}, event.query_string_parameters or {}, headers)
-    result = delete_object(principal, request)
+    result = delete_object(principal, request, deadline=Deadline.of(app.lambda_context))
     return s3xml.delete_object_response(result, event)
 
 

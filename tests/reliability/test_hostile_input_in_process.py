@@ -27,6 +27,12 @@ def path_parameters(route: Route, tenant: Tenant) -> dict[str, str]:
     return {name: values[name] for name in route.parameters}
 
 
+def bucket_query(route: Route, tenant: Tenant) -> dict[str, str]:
+    # Routes whose path does not name the bucket take it as ?bucket= (an unknown parameter elsewhere: the S3 route
+    # refuses one with 501 before it reads the body).
+    return {} if "{bucket" in route.path else {"bucket": tenant.bucket.name}
+
+
 def _param(route: Route) -> object:
     reason = KNOWN_DEFECTS.get(route.id)
     return pytest.param(route, id=route.id, marks=[pytest.mark.xfail(strict=True, reason=reason)] if reason else [])
@@ -36,7 +42,7 @@ def _param(route: Route) -> object:
 def test_a_body_that_is_not_utf8_is_refused_by_every_handler(stack: AwsStack, tenant: Tenant, route: Route) -> None:
     tenant.put("victim.txt")
     before = tenant.versions()
-    event = api_event(route.method, route.path, path_parameters(route, tenant), query={"bucket": tenant.bucket.name},
+    event = api_event(route.method, route.path, path_parameters(route, tenant), query=bucket_query(route, tenant),
                       headers=tenant.headers, body=NOT_UTF8)
     assert event["isBase64Encoded"] and base64.b64decode(event["body"]) == NOT_UTF8
 

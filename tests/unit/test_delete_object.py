@@ -8,25 +8,28 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from eraser import aws
 from eraser.auth import CredentialStore, issue_jwt
 from eraser.config import settings
+from eraser.storage import retries
 from eraser.tenancy import BucketConfiguration, OrganizationStatus, TenancyRepository, utc_now
-from tests.support import Tenant, api_event, invoke, load_event, response_header
+from tests.support import LambdaContext, Tenant, api_event, invoke, load_event, response_header
 
 RESOURCE = "/s3/{bucket}/{key+}"
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------------
 def delete(tenant: Tenant, key: str, *, bucket: str = "photos", version_id: str | None = None,
-           headers: dict[str, str] | None = None, credentials: dict[str, str] | None = None) -> dict[str, Any]:
-    query = {"versionId": version_id} if version_id is not None else None
+           headers: dict[str, str] | None = None, credentials: dict[str, str] | None = None,
+           query: dict[str, str] | None = None, context: LambdaContext | None = None) -> dict[str, Any]:
+    query = {**({"versionId": version_id} if version_id is not None else {}), **(query or {})}
     all_headers = {**(tenant.headers if credentials is None else credentials), **(headers or {})}
-    event = api_event("DELETE", RESOURCE, {"bucket": bucket, "key": key}, query=query, headers=all_headers,
+    event = api_event("DELETE", RESOURCE, {"bucket": bucket, "key": key}, query=query or None, headers=all_headers,
                       content_type=None)
-    return invoke("delete_object", event)
+    return invoke("delete_object", event, context)
 
 
 def s3_error(response: dict[str, Any]) -> dict[str, str]:
@@ -564,17 +567,87 @@ def test_jwt_with_the_objects_delete_scope_deletes(tenant):
 
 
 # --- S3's own refusals -------------------------------------------------------------------------------------------------
-def test_s3_slow_down_is_503_slow_down_with_retry_after(tenant):
-    with Stubber(aws.s3()) as stubber:
-        stubber.add_client_error("delete_object", service_error_code="SlowDown", http_status_code=503)
-        response = delete(tenant, "doc.txt")
-    fields = assert_error(response, 503, "SlowDown")
-    assert fields["Message"] == "Reduce your request rate."
+class CountdownContext(LambdaContext):
+    """A Lambda context whose time passes only while Eraser waits between attempts (no real sleeping)."""
+
+    def advance(self, seconds: float) -> None:
+        self._remaining_ms -= int(seconds * 1000)
+
+
+class S3AnswersEveryCall:
+    """A botocore ``before-call`` hook on the request client that answers every S3 call itself with ``status`` and
+    ``code``, as botocore would have parsed S3's answer; nothing reaches the backend (moto's own hook is later)."""
+
+    def __init__(self, status: int, code: str) -> None:
+        self.status, self.code = status, code
+        self.operations: list[str] = []
+        # Each answer takes this long on the context's clock (S3 under load is slow to say SlowDown too).
+        self.context: CountdownContext | None = None
+        self.call_seconds = 3.0
+
+    def __call__(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        self.operations.append(model.name)
+        if self.context is not None:
+            self.context.advance(self.call_seconds)
+        parsed = {"Error": {"Code": self.code, "Message": "Reduce your request rate."},
+                  "ResponseMetadata": {"HTTPStatusCode": self.status, "HTTPHeaders": {}}}
+        return AWSResponse("https://s3.amazonaws.com", self.status, {}, None), parsed
+
+
+@pytest.fixture
+def slow_down(monkeypatch) -> Any:
+    answer = S3AnswersEveryCall(503, "SlowDown")
+    client = aws.s3_single_attempt()
+    client.meta.events.register_first("before-call.s3", answer)
+    yield answer
+    client.meta.events.unregister("before-call.s3", answer)
+
+
+@pytest.mark.parametrize("remaining_ms", [14_000, 28_000, 60_000])
+def test_s3_slow_down_on_every_call_is_503_slow_down_before_the_function_ends(tenant, versioned, slow_down,
+                                                                              monkeypatch, remaining_ms):
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    for version_id in (None, version):
+        context = slow_down.context = CountdownContext(remaining_ms)
+        monkeypatch.setattr(retries, "wait", context.advance)
+        response = delete(tenant, "doc.txt", bucket="versioned", version_id=version_id, context=context)
+        fields = assert_error(response, 503, "SlowDown")
+        assert fields["Message"] == "Reduce your request rate."
+        assert response_header(response, "Retry-After") == "1"
+        # Answered before the function's end, with the answer's reserve left.
+        assert context.get_remaining_time_in_millis() >= 1000
+    assert 2 <= len(slow_down.operations) <= 2 * 8
+    assert tenant.versions(versioned) == [("doc.txt", version, False)]
+
+
+def test_s3_internal_errors_past_the_deadline_are_503_service_unavailable_with_retry_after(tenant, monkeypatch):
+    tenant.put("doc.txt")
+    failing = S3AnswersEveryCall(500, "InternalError")
+    client = aws.s3_single_attempt()
+    client.meta.events.register_first("before-call.s3", failing)
+    context = failing.context = CountdownContext(20_000)
+    monkeypatch.setattr(retries, "wait", context.advance)
+    try:
+        response = delete(tenant, "doc.txt", context=context)
+    finally:
+        client.meta.events.unregister("before-call.s3", failing)
+    assert_error(response, 503, "ServiceUnavailable")
+    assert context.get_remaining_time_in_millis() >= 1000
     assert response_header(response, "Retry-After") == "1"
+    assert tenant.keys() == ["doc.txt"]
+
+
+def test_a_throttled_call_is_retried_and_then_deletes(tenant):
+    tenant.put("doc.txt")
+    with Stubber(aws.s3_single_attempt()) as stubber:
+        stubber.add_client_error("delete_object", service_error_code="SlowDown", http_status_code=503)
+        stubber.add_response("delete_object", {})
+        assert_no_content(delete(tenant, "doc.txt"))
+        stubber.assert_no_pending_responses()
 
 
 def test_s3_conditional_conflict_is_409(tenant):
-    with Stubber(aws.s3()) as stubber:
+    with Stubber(aws.s3_single_attempt()) as stubber:
         stubber.add_client_error("delete_object", service_error_code="ConditionalRequestConflict", http_status_code=409)
         response = delete(tenant, "doc.txt")
     assert_error(response, 409, "ConditionalRequestConflict")
@@ -592,3 +665,156 @@ def test_event_file_deletes_the_key_it_names(tenant):
     response = invoke("delete_object", event)
     assert_no_content(response)
     assert tenant.keys(demo) == ["reports/2024/q2.csv"]
+
+
+# --- only DeleteObject's own request syntax ----------------------------------------------------------------------------
+def event_with_query(tenant: Tenant, key: str, multi_value_query: dict[str, list[str]], *, bucket: str = "photos",
+                     headers: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """An event as API Gateway builds it: ``queryStringParameters`` holds each parameter's last value (``?tagging``
+    is ``{"tagging": ""}``), ``multiValueQueryStringParameters`` every value; the same for headers."""
+    event = api_event("DELETE", RESOURCE, {"bucket": bucket, "key": key}, headers=tenant.headers, content_type=None)
+    event["queryStringParameters"] = {name: values[-1] for name, values in multi_value_query.items()} or None
+    event["multiValueQueryStringParameters"] = multi_value_query or None
+    for name, values in (headers or {}).items():
+        event["headers"][name] = values[-1]
+        event["multiValueHeaders"][name] = values
+    return event
+
+
+@pytest.mark.parametrize("query", [
+    {"tagging": [""]},                                   # DeleteObjectTagging (boto3's delete_object_tagging)
+    {"uploadId": ["2~abc"]},                             # AbortMultipartUpload
+    {"acl": [""]}, {"retention": [""]}, {"legal-hold": [""]}, {"torrent": [""]}, {"annotation": [""]},
+    {"tagging": [""], "versionId": ["null"]},
+    {"x-id": ["DeleteObjectTagging"]}, {"x-id": [""]},
+    {"versionid": ["null"]}, {"unknown": ["1"]},
+])
+def test_other_operations_and_unknown_parameters_are_not_implemented_and_delete_nothing(tenant, versioned, query):
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    tenant.put("doc.txt")
+    for bucket in ("photos", "versioned"):
+        response = invoke("delete_object", event_with_query(tenant, "doc.txt", query, bucket=bucket))
+        assert_error(response, 501, "NotImplemented")
+        assert response_header(response, "x-amz-id-2")
+    assert tenant.keys() == ["doc.txt"]
+    assert tenant.versions(versioned) == [("doc.txt", version, False)]
+
+
+def test_another_operation_is_refused_before_credentials_are_read(tenant):
+    tenant.put("doc.txt")
+    event = event_with_query(tenant, "doc.txt", {"tagging": [""]})
+    event["headers"], event["multiValueHeaders"] = {}, {}
+    assert_error(invoke("delete_object", event), 501, "NotImplemented")
+    assert tenant.keys() == ["doc.txt"]
+
+
+def test_x_id_delete_object_that_sdks_add_is_delete_object(tenant, versioned):
+    tenant.put("doc.txt")
+    old = tenant.put("v.txt", "old", bucket=versioned)["VersionId"]
+    new = tenant.put("v.txt", "new", bucket=versioned)["VersionId"]
+    assert_no_content(invoke("delete_object", event_with_query(tenant, "doc.txt", {"x-id": ["DeleteObject"]})))
+    assert tenant.keys() == []
+    response = invoke("delete_object", event_with_query(tenant, "v.txt", {"x-id": ["DeleteObject"],
+                                                                          "versionId": [old]}, bucket="versioned"))
+    assert_no_content(response)
+    assert tenant.versions(versioned) == [("v.txt", new, False)]
+
+
+@pytest.mark.parametrize("query", [
+    {"versionId": ["null", "null"]},
+    {"versionId": ["null", "KC0WuaPTHv7At3olS.BPuH.weAJqMkKJ"]},
+    {"x-id": ["DeleteObject", "DeleteObject"]},
+])
+def test_repeated_query_parameter_is_invalid_argument_and_deletes_nothing(tenant, query):
+    tenant.put("doc.txt")
+    assert_error(invoke("delete_object", event_with_query(tenant, "doc.txt", query)), 400, "InvalidArgument")
+    assert tenant.keys() == ["doc.txt"]
+
+
+@pytest.mark.parametrize("name", ["If-Match", "x-amz-expected-bucket-owner", "x-amz-bypass-governance-retention",
+                                  "X-Api-Key"])
+def test_repeated_decisive_header_is_invalid_argument_and_deletes_nothing(tenant, name):
+    etag = tenant.put("doc.txt")["ETag"]
+    values = {"If-Match": [etag, '"0"'], "x-amz-expected-bucket-owner": ["123456789012", "210987654321"],
+              "x-amz-bypass-governance-retention": ["false", "true"], "X-Api-Key": [tenant.api_key, "erk_x_y"]}
+    event = event_with_query(tenant, "doc.txt", {}, headers={name: values[name]})
+    assert_error(invoke("delete_object", event), 400, "InvalidArgument")
+    assert tenant.keys() == ["doc.txt"]
+
+
+# --- a version id deletes that version or nothing, on every bucket -----------------------------------------------------
+@pytest.mark.parametrize("version_id", ["abc", "KC0WuaPTHv7At3olS.BPuH.weAJqMkKJ", "0" * 32,
+                                        "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"])
+def test_unknown_version_id_on_an_unversioned_bucket_is_204_and_the_object_survives(tenant, version_id):
+    # moto deletes the current object when an unversioned bucket gets a version id it does not know.
+    tenant.put("doc.txt")
+    response = delete(tenant, "doc.txt", version_id=version_id)
+    assert_no_content(response)
+    assert response_header(response, "x-amz-version-id") == version_id
+    assert tenant.keys() == ["doc.txt"]
+
+
+@pytest.mark.parametrize("version_id", ["../../x", "./x", "a/b.c", "a+b_c"])
+def test_path_like_version_id_is_invalid_argument_and_the_object_survives(tenant, versioned, version_id):
+    tenant.put("doc.txt")
+    version = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    assert_error(delete(tenant, "doc.txt", version_id=version_id), 400, "InvalidArgument")
+    assert_error(delete(tenant, "doc.txt", bucket="versioned", version_id=version_id), 400, "InvalidArgument")
+    assert tenant.keys() == ["doc.txt"]
+    assert tenant.versions(versioned) == [("doc.txt", version, False)]
+
+
+def test_version_id_of_another_key_deletes_nothing_on_a_versioned_bucket(tenant, versioned):
+    mine = tenant.put("doc.txt", bucket=versioned)["VersionId"]
+    theirs = tenant.put("other.txt", bucket=versioned)["VersionId"]
+    assert_no_content(delete(tenant, "doc.txt", bucket="versioned", version_id=theirs))
+    assert tenant.versions(versioned) == sorted([("doc.txt", mine, False), ("other.txt", theirs, False)])
+
+
+def test_version_id_of_another_key_deletes_nothing_on_a_suspended_bucket(tenant):
+    bucket = tenant.add_bucket("suspended", versioned=True)
+    mine = tenant.put("doc.txt", bucket=bucket)["VersionId"]
+    theirs = tenant.put("doc.txt-2", bucket=bucket)["VersionId"]
+    tenant.s3.put_bucket_versioning(Bucket=bucket.s3_bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert_no_content(delete(tenant, "doc.txt", bucket="suspended", version_id=theirs))
+    assert_no_content(delete(tenant, "doc.txt", bucket="suspended", version_id="abc"))
+    assert tenant.versions(bucket) == sorted([("doc.txt", mine, False), ("doc.txt-2", theirs, False)])
+
+
+def test_own_version_id_on_a_suspended_bucket_deletes_that_version_when_it_is_the_only_one(tenant):
+    bucket = tenant.add_bucket("suspended", versioned=True)
+    only = tenant.put("doc.txt", bucket=bucket)["VersionId"]
+    kept = tenant.put("kept.txt", bucket=bucket)["VersionId"]
+    tenant.s3.put_bucket_versioning(Bucket=bucket.s3_bucket, VersioningConfiguration={"Status": "Suspended"})
+    response = delete(tenant, "doc.txt", bucket="suspended", version_id=only)
+    assert_no_content(response)
+    assert response_header(response, "x-amz-version-id") == only
+    assert tenant.versions(bucket) == [("kept.txt", kept, False)]
+
+
+def test_one_of_several_versions_on_a_suspended_bucket_is_refused_where_the_backend_drops_them_all(tenant):
+    # moto (whose HEAD refuses any versionId once versioning is Suspended) deletes every version of the key on a
+    # versionId DELETE there; S3 would delete the one named. Eraser refuses rather than delete what was not asked.
+    bucket = tenant.add_bucket("suspended", versioned=True)
+    old = tenant.put("doc.txt", "old", bucket=bucket)["VersionId"]
+    new = tenant.put("doc.txt", "new", bucket=bucket)["VersionId"]
+    tenant.s3.put_bucket_versioning(Bucket=bucket.s3_bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert_error(delete(tenant, "doc.txt", bucket="suspended", version_id=old), 409, "InvalidBucketState")
+    assert tenant.versions(bucket) == sorted([("doc.txt", old, False), ("doc.txt", new, False)])
+
+
+def test_version_id_null_on_an_unversioned_bucket_deletes_only_that_key(tenant):
+    tenant.put("doc.txt")
+    tenant.put("doc.txt/child")
+    assert_no_content(delete(tenant, "doc.txt", version_id="null"))
+    assert_no_content(delete(tenant, "absent.txt", version_id="null"))
+    assert tenant.keys() == ["doc.txt/child"]
+
+
+# --- the 204 -----------------------------------------------------------------------------------------------------------
+def test_no_content_carries_x_amz_id_2_and_no_content_type(tenant):
+    tenant.put("doc.txt")
+    response = delete(tenant, "doc.txt")
+    assert_no_content(response)
+    assert response_header(response, "x-amz-id-2")
+    assert response_header(response, "Content-Type") is None

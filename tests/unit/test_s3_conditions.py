@@ -148,7 +148,6 @@ def test_object_replaced_between_head_and_delete_is_not_deleted(tenant, conditio
 
 
 @pytest.mark.parametrize(("code", "status", "error"), [
-    ("SlowDown", 503, errors.RateLimited),
     ("ConditionalRequestConflict", 409, errors.Conflict),
     ("NoSuchBucket", 404, errors.BucketNotFound),
     ("AccessDenied", 403, errors.AccessDenied),
@@ -166,16 +165,18 @@ def test_s3_failures_of_the_delete_become_domain_errors(tenant, code, status, er
 def test_unexpected_s3_failure_is_not_disguised(tenant):
     client = aws.s3()
     with Stubber(client) as stubber:
-        stubber.add_client_error("delete_object", service_error_code="InternalError", http_status_code=500)
+        stubber.add_client_error("delete_object", service_error_code="NotImplemented", http_status_code=501)
         with pytest.raises(Exception) as raised:
             delete_object(principal_of(tenant), request(), s3_client=client)
     assert not isinstance(raised.value, errors.EraserError)
 
 
-def test_version_s3_will_not_head_is_left_to_the_delete_to_judge(tenant):
+def test_version_s3_will_not_head_is_listed_and_deleted_when_the_listing_shows_it(tenant):
     client = aws.s3()
+    listed = {"Versions": [{"Key": "doc.txt", "VersionId": "null", "IsLatest": True}], "IsTruncated": False}
     with Stubber(client) as stubber:
         stubber.add_client_error("head_object", service_error_code="400", http_status_code=400)
+        stubber.add_response("list_object_versions", listed)
         stubber.add_response("delete_object", {"VersionId": "null"})
         result = delete_object(principal_of(tenant), DeleteObjectRequest.from_http(
             {"bucket": "photos", "key": "doc.txt"}, {"versionId": "null"}, {}), s3_client=client)
@@ -183,13 +184,15 @@ def test_version_s3_will_not_head_is_left_to_the_delete_to_judge(tenant):
     assert result.version_id == "null"
 
 
-def test_version_id_s3_finds_invalid_is_invalid_argument(tenant):
+def test_version_s3_will_not_head_and_the_listing_does_not_show_is_never_sent_to_delete(tenant):
     client = aws.s3()
+    listed = {"Versions": [{"Key": "doc.txt", "VersionId": "null", "IsLatest": True},
+                           {"Key": "doc.txt2", "VersionId": "abc", "IsLatest": True}], "IsTruncated": True,
+              "NextKeyMarker": "doc.txt2", "NextVersionIdMarker": "abc"}
     with Stubber(client) as stubber:
         stubber.add_client_error("head_object", service_error_code="400", http_status_code=400)
-        stubber.add_client_error("delete_object", service_error_code="InvalidArgument", http_status_code=400,
-                                 service_message="Invalid version id specified")
-        with pytest.raises(errors.InvalidArgument) as raised:
-            delete_object(principal_of(tenant), DeleteObjectRequest.from_http(
-                {"bucket": "photos", "key": "doc.txt"}, {"versionId": "abc"}, {}), s3_client=client)
-    assert raised.value.message == "Invalid version id specified"
+        stubber.add_response("list_object_versions", listed)
+        result = delete_object(principal_of(tenant), DeleteObjectRequest.from_http(
+            {"bucket": "photos", "key": "doc.txt"}, {"versionId": "abc"}, {}), s3_client=client)
+        stubber.assert_no_pending_responses()
+    assert result.version_id == "abc"

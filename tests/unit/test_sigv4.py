@@ -261,7 +261,7 @@ def test_a_streaming_payload_with_a_valid_seed_signature_is_not_implemented() ->
     StreamingSigner(Credentials(ACCESS_KEY, SECRET), "s3", "us-east-1").add_auth(aws_request)
     signed = from_botocore(aws_request)
     assert signed.header("x-amz-content-sha256") == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
-    with pytest.raises(errors.NotImplementedByService):
+    with pytest.raises(errors.OperationNotImplemented):
         verify_now(signed)
 
 

@@ -2,7 +2,8 @@
 
 boto3 honours ``AWS_ENDPOINT_URL`` by itself, which is how the local stack points every client at its backend.
 Retries use botocore's standard mode: S3 ``SlowDown`` (503) and DynamoDB throttling are retried with exponential
-backoff and full jitter before any of our code sees them.
+backoff and full jitter before any of our code sees them; except ``s3_single_attempt``, whose callers (API requests)
+retry within the time their invocation has left.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from botocore.config import Config
 from botocore.utils import parse_timestamp
 
 _RETRYING = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=50)
+# For S3 calls inside an API request: one attempt, short timeouts (botocore's default read timeout is 60 s), and the
+# caller retries only while the invocation has time left (storage.retries.call_before, whose CALL_BUDGET_SECONDS is
+# these two timeouts plus a margin). botocore's own 8 attempts with backoff up to 20 s outlast a 28 s function.
+_SINGLE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2, read_timeout=8,
+                         max_pool_connections=50)
 
 
 def fast_timestamp(value: Any) -> datetime:
@@ -48,6 +54,11 @@ def session() -> boto3.session.Session:
 @functools.cache
 def s3() -> Any:
     return session().client("s3", config=_RETRYING)
+
+
+@functools.cache
+def s3_single_attempt() -> Any:
+    return session().client("s3", config=_SINGLE_ATTEMPT)
 
 
 @functools.cache
@@ -94,5 +105,5 @@ def table(name: str) -> Any:
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch backends between cases)."""
-    for factory in (session, s3, sqs, kms, dynamodb, dynamodb_client, table):
+    for factory in (session, s3, s3_single_attempt, sqs, kms, dynamodb, dynamodb_client, table):
         factory.cache_clear()

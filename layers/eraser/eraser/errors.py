@@ -152,6 +152,15 @@ class ContentSha256Mismatch(ValidationFailed):
         super().__init__("The provided 'x-amz-content-sha256' header does not match what was computed.")
 
 
+class OperationNotImplemented(EraserError):
+    """A request for an operation this route does not implement (S3's ``NotImplemented``, 501): for example
+    ``DELETE /s3/{bucket}/{key}?tagging``, which S3 answers as DeleteObjectTagging, not DeleteObject."""
+
+    def __init__(self, message: str = "A header or query you provided implies functionality that is not "
+                                      "implemented.") -> None:
+        super().__init__(message)
+
+
 class PreconditionFailed(EraserError):
     def __init__(self) -> None:
         super().__init__("At least one of the preconditions you specified did not hold.")
@@ -166,6 +175,10 @@ class AccessDenied(EraserError):
 
 class Conflict(EraserError):
     pass
+
+
+class BucketStateConflict(Conflict):
+    """S3's ``InvalidBucketState`` (409): the request is not valid with the bucket's current configuration."""
 
 
 class IdempotencyKeyReused(Conflict):
@@ -191,14 +204,10 @@ class TaskQueueingError(EraserError):
         super().__init__("A background task needed to complete the request could not be queued", reason=reason)
 
 
-class NotImplementedByService(EraserError):
-    """S3's ``NotImplemented`` (501): an operation or a header's functionality this service does not provide."""
-
-    def __init__(self, message: str = "A header or query you provided implies functionality that is not "
-                                      "implemented.") -> None:
-        super().__init__(message)
-
-
 class ServiceUnavailable(EraserError):
-    def __init__(self, reason: str = "The service is currently unavailable, please try again later") -> None:
+    """``retry_after`` (seconds) is sent as ``Retry-After`` when set: the request ran out of time, retrying may work."""
+
+    def __init__(self, reason: str = "The service is currently unavailable, please try again later",
+                 retry_after: int | None = None) -> None:
         super().__init__(reason)
+        self.retry_after = retry_after

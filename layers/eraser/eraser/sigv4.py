@@ -30,7 +30,7 @@ from eraser.errors import (
     AuthorizationQueryParametersError,
     ContentSha256Mismatch,
     InvalidCredentials,
-    NotImplementedByService,
+    OperationNotImplemented,
     RequestTimeTooSkewed,
     SignatureAccessDenied,
     SignatureDoesNotMatch,
@@ -47,6 +47,12 @@ AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 # valid for at most 7 days (604,800 seconds).
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 MAX_PRESIGNED_EXPIRES_SECONDS = 604_800
+# What a pre-signed URL carries in its query (all required), and every query parameter that only authenticates a
+# request (SigV4's optional ones, and SigV2's, which are refused as such): none of them names an operation.
+PRESIGNED_URL_PARAMETERS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+                            "X-Amz-SignedHeaders", "X-Amz-Signature")
+AUTHENTICATION_QUERY_PARAMETERS = frozenset({*PRESIGNED_URL_PARAMETERS, "X-Amz-Content-Sha256", "X-Amz-Security-Token",
+                                             "AWSAccessKeyId", "Signature", "Expires"})
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 _SPACES = re.compile(r" +")
 
@@ -205,8 +211,7 @@ def _header_signature(request: SignedRequest, authorization: str) -> Signature:
 
 def _query_signature(request: SignedRequest) -> Signature:
     values: dict[str, str] = {}
-    for name in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
-                 "X-Amz-Signature"):
+    for name in PRESIGNED_URL_PARAMETERS:
         value = request.query_value(name)
         if value is None:
             raise AuthorizationQueryParametersError(f"Query-string authentication requires the {name} parameter")
@@ -316,7 +321,7 @@ def _check_payload(request: SignedRequest, payload_hash: str) -> None:
     if payload_hash == UNSIGNED_PAYLOAD:
         return
     if payload_hash.startswith(STREAMING_PREFIX):
-        raise NotImplementedByService("aws-chunked request bodies (x-amz-content-sha256: STREAMING-*) are not "
+        raise OperationNotImplemented("aws-chunked request bodies (x-amz-content-sha256: STREAMING-*) are not "
                                       "accepted: no operation of this endpoint takes an upload")
     if not _HEX_SHA256.fullmatch(payload_hash):
         raise ValidationFailed("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-... or a SHA-256 in hex")

@@ -1,4 +1,5 @@
-"""The S3 endpoints' view of an API Gateway request: what an S3 client signed, and who it is.
+"""The S3 endpoints' view of an API Gateway request: whether it is the operation the route implements, what an S3
+client signed, and who it is.
 
 What the client signed is the path of the URL it sent: ``/s3/<bucket>/<key>`` when it talks to the API's own URL
 without a stage (the local stack, a custom domain mapped at the root), ``/<stage>/s3/<bucket>/<key>`` through an
@@ -14,12 +15,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping, Sequence
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from eraser.api.http import headers_of
 from eraser.auth import Principal, Scope, authenticate
-from eraser.errors import ValidationFailed
-from eraser.sigv4 import SignedRequest, uri_encode
+from eraser.errors import InvalidArgument, OperationNotImplemented, ValidationFailed
+from eraser.sigv4 import AUTHENTICATION_QUERY_PARAMETERS, SignedRequest, uri_encode
 
 _PLACEHOLDER = re.compile(r"\{([^}+]+)(\+?)\}")
 
@@ -54,18 +57,64 @@ def _body(event: APIGatewayProxyEvent) -> bytes:
 
 def signed_request_of(event: APIGatewayProxyEvent) -> SignedRequest:
     headers: dict[str, tuple[str, ...]] = {}
-    multi_headers = event.multi_value_headers or {name: [value] for name, value in (event.headers or {}).items()}
-    for name, values in multi_headers.items():
-        headers[name.lower()] = (*headers.get(name.lower(), ()), *(value for value in values or () if value is not None))
-    query = tuple((name, value) for name, values in (event.multi_value_query_string_parameters or {}).items()
-                  for value in values or ())
-    if not query and event.query_string_parameters:
-        query = tuple(event.query_string_parameters.items())
+    for name, values in _all_values(event.multi_value_headers, event.headers).items():
+        headers[name.lower()] = (*headers.get(name.lower(), ()), *values)
+    query = tuple((name, value)
+                  for name, values in _all_values(event.multi_value_query_string_parameters,
+                                                  event.query_string_parameters).items()
+                  for value in values)
     return SignedRequest(method=event.http_method, canonical_uris=canonical_uris(event), query=query,
                          headers=headers, body=_body(event))
 
 
 def authenticate_s3(event: APIGatewayProxyEvent, required: Scope) -> Principal:
     """The caller of an S3 endpoint: a SigV4-signed request (S3 clients), or an API key or bearer token."""
-    return authenticate({name.lower(): value for name, value in (event.headers or {}).items() if value is not None},
-                        required, signed_request=signed_request_of(event))
+    return authenticate(headers_of(event), required, signed_request=signed_request_of(event))
+
+
+# DeleteObject's own query parameter. Anything else names another operation on the same path (S3 routes
+# ``DELETE /{bucket}/{key}?tagging`` to DeleteObjectTagging, ``?uploadId=`` to AbortMultipartUpload, and so on)
+# or one this route does not know: answered 501 NotImplemented, never taken for a DeleteObject.
+VERSION_ID = "versionId"
+# Smithy-generated SDKs (Go v2, JavaScript v3, Java v2, Rust...) add ``x-id=<operation>`` to every S3 request whose
+# path alone does not tell the operation; botocore 1.44 (boto3, the AWS CLI) and aws-sdk-go v1 (s5cmd) add nothing.
+OPERATION_ID = "x-id"
+DELETE_OBJECT = "DeleteObject"
+# The headers whose value decides what is deleted, or by whom: sent twice, they are ambiguous (API Gateway's
+# ``headers`` keeps only the last value).
+DECISIVE_HEADERS = frozenset({
+    "if-match", "x-amz-if-match-size", "x-amz-if-match-last-modified-time", "x-amz-expected-bucket-owner",
+    "x-amz-mfa", "x-amz-request-payer", "x-amz-bypass-governance-retention",
+    "x-api-key", "api-key", "authorization",
+})
+
+
+def ensure_delete_object(event: APIGatewayProxyEvent) -> None:
+    """Refuse, before anything else happens, a request that is not DeleteObject's own syntax: another operation's
+    sub-resource or an unknown parameter (501 ``NotImplemented``), and a repeated query parameter or decisive header
+    (400 ``InvalidArgument``: which value would count is a guess). API Gateway passes ``?tagging`` as
+    ``{"tagging": ""}`` and keeps every repeat in the ``multiValue`` maps."""
+    query = _all_values(event.multi_value_query_string_parameters, event.query_string_parameters)
+    for name, values in query.items():
+        if (name in (VERSION_ID, *AUTHENTICATION_QUERY_PARAMETERS)
+                or (name == OPERATION_ID and set(values) == {DELETE_OBJECT})):
+            continue
+        raise OperationNotImplemented(
+            f"This route implements DeleteObject only; the query parameter '{name}' names another operation or one "
+            "it does not know")
+    for name, values in query.items():
+        if len(values) > 1:
+            raise InvalidArgument(f"The query parameter '{name}' is given {len(values)} times")
+    headers: dict[str, int] = {}
+    for name, values in _all_values(event.multi_value_headers, event.headers).items():
+        headers[name.lower()] = headers.get(name.lower(), 0) + len(values)
+    for name in sorted(DECISIVE_HEADERS):
+        if headers.get(name, 0) > 1:
+            raise InvalidArgument(f"The header '{name}' is given {headers[name]} times")
+
+
+def _all_values(multi_value: Mapping[str, Sequence[str]] | None,
+                single_value: Mapping[str, str] | None) -> dict[str, Sequence[str]]:
+    if multi_value:
+        return {name: list(values or [""]) for name, values in multi_value.items()}
+    return {name: [value] for name, value in (single_value or {}).items()}

@@ -11,7 +11,10 @@ Eraser adds what S3 or moto leave to the caller:
   saw, which real S3 checks atomically. What can still slip between HEAD and DELETE: the object is overwritten with
   identical bytes (same ETag and size) and a new ``LastModified``, so a time condition judged the older copy;
 - a version under Object Lock retention or legal hold is refused before the DELETE (S3 and moto refuse it too);
-- a version that was a delete marker is reported as one (moto leaves out ``x-amz-delete-marker`` there).
+- a version that was a delete marker is reported as one (moto leaves out ``x-amz-delete-marker`` there);
+- a DELETE naming a version is only sent once a HEAD or a listing has shown that this key has that version: moto
+  deletes the current object when a bucket that is not versioning-Enabled gets an id it does not know;
+- every S3 call is attempted once by botocore and retried only while the invocation has time left; then 503.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ from eraser.auth import Principal
 from eraser.errors import (
     AccessDenied,
     BucketNotFound,
+    BucketStateConflict,
     Conflict,
     InvalidArgument,
     KeyTooLong,
     NoSuchKey,
     PreconditionFailed,
     RateLimited,
+    ServiceUnavailable,
 )
 from eraser.observability import logger, tracer
 from eraser.storage.conditions import (
@@ -46,18 +51,22 @@ from eraser.storage.conditions import (
     parse_size,
 )
 from eraser.storage.keys import MAX_KEY_BYTES, utf8_length
+from eraser.storage.retries import RETRY_AFTER_SECONDS, Deadline, OutOfTime, call_before
 from eraser.tenancy import TenancyRepository
 
-# S3's version ids are opaque: today 32 URL-safe characters, older ones carry '/', '+' and '='; moto's are UUIDs.
-# Anything else can never name a version, and S3 answers it with this InvalidArgument.
-_VERSION_ID = re.compile(r"^[A-Za-z0-9._+/=-]{1,1024}$")
+# S3's version ids are opaque: today 32 URL-safe characters (letters, digits, '.' and '_'), older ones base64 (with
+# '+', '/' and '='); moto's are UUIDs. An id that is neither form (a path such as "../../x" mixes both) can never name
+# a version, and S3 answers it with this InvalidArgument.
+_VERSION_ID = re.compile(r"^(?:[A-Za-z0-9._-]{1,1024}|[A-Za-z0-9+/=]{1,1024})$")
 INVALID_VERSION_ID = "Invalid version id specified"
 # x-amz-mfa: the device's serial number (or ARN), one space, and the 6-digit code it shows.
 _MFA = re.compile(r"^\S+ [0-9]{6}$")
 REQUESTER = "requester"
 LOCKED = "Access Denied because object protected by object lock."
-# S3 answers SlowDown past 3,500 DELETEs per second per prefix; botocore has already retried it with backoff.
+# S3 answers SlowDown past 3,500 DELETEs per second per prefix; Eraser has already retried it with backoff.
 S3_DELETES_PER_PREFIX_PER_SECOND = 3500
+THROTTLING_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException"})
+VERSIONS_PAGE_SIZE = 1000
 
 
 class DeleteObjectRequest(BaseModel):
@@ -157,10 +166,13 @@ def _bypass(value: str) -> bool:
 
 
 class S3ObjectVersions:
-    """HEAD and DELETE of one key in one S3 bucket, S3's failures turned into the domain's errors."""
+    """HEAD, version lookup and DELETE of one key in one S3 bucket, S3's failures turned into the domain's errors.
+    Each call is retried while ``deadline`` allows (the client itself attempts once)."""
 
-    def __init__(self, s3_bucket: str, request: DeleteObjectRequest, client: Any | None = None) -> None:
-        self._s3 = client or aws.s3()
+    def __init__(self, s3_bucket: str, request: DeleteObjectRequest, client: Any | None = None,
+                 deadline: Deadline | None = None) -> None:
+        self._s3 = client or aws.s3_single_attempt()
+        self._deadline = deadline or Deadline.unbounded()
         self._request = request
         self._common: dict[str, Any] = {"Bucket": s3_bucket, "Key": request.key}
         if request.expected_bucket_owner is not None:
@@ -168,10 +180,20 @@ class S3ObjectVersions:
         if request.requester_pays:
             self._common["RequestPayer"] = REQUESTER
 
+    def _call(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response: dict[str, Any] = call_before(self._deadline, lambda: getattr(self._s3, operation)(**arguments))
+        except OutOfTime as error:
+            if error.last_code in THROTTLING_CODES:
+                raise RateLimited(S3_DELETES_PER_PREFIX_PER_SECOND, retry_after=RETRY_AFTER_SECONDS) from error
+            raise ServiceUnavailable("S3 did not complete the request in time. Please try again.",
+                                     retry_after=RETRY_AFTER_SECONDS) from error
+        return response
+
     def head(self, version_id: str | None = None) -> StoredObject:
         arguments = dict(self._common, **({"VersionId": version_id} if version_id is not None else {}))
         try:
-            response = self._s3.head_object(**arguments)
+            response = self._call("head_object", arguments)
         except ClientError as error:
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             marker = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-delete-marker")
@@ -192,14 +214,55 @@ class S3ObjectVersions:
             legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
         )
 
-    def head_version(self, version_id: str) -> StoredObject | None:
-        """The version, or None when S3 will not describe it and only the DELETE can tell: moto answers 400 to any
-        versionId on a bucket whose versioning is not Enabled, where S3 accepts ``null`` (and any id once Suspended);
-        a version id S3 itself finds invalid gets the same InvalidArgument from the DELETE."""
+    def find_version(self, version_id: str) -> StoredObject:
+        """The key's version ``version_id`` (``exists=False`` when the key has no such version).
+
+        HEAD first: it carries the Object Lock fields. moto answers it 400 on a bucket whose versioning is not
+        Enabled, where S3 accepts ``null`` (and any id once Suspended), and S3 answers 400 to an id it never issued
+        on an unversioned bucket; there the key's versions are listed instead. Object Lock needs versioning Enabled
+        (S3 refuses to suspend it on a lock-enabled bucket), so a listed version carries no lock.
+
+        A backend that will not describe a version does not model versions either: moto's DELETE on a Suspended
+        bucket drops every version of the key, whichever id it names. So a listed version is only deleted when it is
+        the key's only one; otherwise ``BucketStateConflict`` (409), and nothing is deleted."""
         try:
             return self.head(version_id)
         except InvalidArgument:
-            return None
+            found, versions_of_key = self._listed_version(version_id)
+        if found.exists and versions_of_key > 1:
+            raise BucketStateConflict("This backend cannot delete one of several versions of a key while the "
+                                      "bucket's versioning is not Enabled; nothing was deleted.")
+        return found
+
+    def _listed_version(self, version_id: str) -> tuple[StoredObject, int]:
+        """The version as listed, and how many versions and delete markers the key has."""
+        key = self._request.key
+        arguments: dict[str, Any] = {"Bucket": self._common["Bucket"], "Prefix": key, "MaxKeys": VERSIONS_PAGE_SIZE}
+        for optional in ("ExpectedBucketOwner", "RequestPayer"):
+            if optional in self._common:
+                arguments[optional] = self._common[optional]
+        found = StoredObject(exists=False)
+        versions_of_key = 0
+        while True:
+            try:
+                page = self._call("list_object_versions", arguments)
+            except ClientError as error:
+                self._raise_domain_error(error)
+            listed_other_key = False
+            for kind, is_marker in (("Versions", False), ("DeleteMarkers", True)):
+                for entry in page.get(kind, []):
+                    if entry.get("Key") != key:
+                        listed_other_key = True
+                        continue
+                    versions_of_key += 1
+                    if entry.get("VersionId") == version_id:
+                        found = StoredObject(exists=True, is_delete_marker=is_marker)
+            # Keys come in ascending order and ``key`` is the smallest under its own prefix: once another key is
+            # listed, every version of ``key`` has been.
+            if listed_other_key or not page.get("IsTruncated"):
+                return found, versions_of_key
+            arguments["KeyMarker"] = page.get("NextKeyMarker")
+            arguments["VersionIdMarker"] = page.get("NextVersionIdMarker")
 
     def delete(self, *, if_match: str | None) -> dict[str, Any]:
         request = self._request
@@ -214,10 +277,9 @@ class S3ObjectVersions:
         if request.bypass_governance_retention:
             arguments["BypassGovernanceRetention"] = True
         try:
-            response: dict[str, Any] = self._s3.delete_object(**arguments)
+            return self._call("delete_object", arguments)
         except ClientError as error:
             self._raise_domain_error(error)
-        return response
 
     def _raise_domain_error(self, error: ClientError) -> NoReturn:
         code = error.response.get("Error", {}).get("Code", "")
@@ -238,8 +300,6 @@ class S3ObjectVersions:
         if code == "InvalidArgument" or status == 400:
             # A HEAD's 400 has no body; with a versionId it is S3's "Invalid version id specified".
             raise InvalidArgument(message if message and code != "400" else INVALID_VERSION_ID) from error
-        if code == "SlowDown" or status == 503:
-            raise RateLimited(S3_DELETES_PER_PREFIX_PER_SECOND, retry_after=1) from error
         raise error
 
 
@@ -257,13 +317,14 @@ def ensure_not_locked(version: StoredObject, *, bypass_governance: bool, now: da
 
 @tracer.capture_method
 def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy: TenancyRepository | None = None,
-                  s3_client: Any | None = None) -> DeleteObjectResult:
-    """Delete ``request.key`` (or one version of it) from a bucket of the caller's organization, as S3 would."""
+                  s3_client: Any | None = None, deadline: Deadline | None = None) -> DeleteObjectResult:
+    """Delete ``request.key`` (or one version of it) from a bucket of the caller's organization, as S3 would, within
+    ``deadline`` (past it: ``RateLimited`` if S3 was throttling, else ``ServiceUnavailable``)."""
     organization = principal.organization
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
     if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
         raise AccessDenied()
-    store = S3ObjectVersions(bucket.s3_bucket, request, s3_client)
+    store = S3ObjectVersions(bucket.s3_bucket, request, s3_client, deadline)
 
     pinned_etag: str | None = None
     if request.conditions.any:
@@ -275,13 +336,14 @@ def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy
 
     target_is_marker = False
     if request.version_id is not None:
-        target = store.head_version(request.version_id)
-        if target is not None and not target.exists:
-            # No such version: S3 answers 204 and echoes the id, and there is nothing to delete.
+        target = store.find_version(request.version_id)
+        if not target.exists:
+            # No such version: S3 answers 204 and echoes the id. The DELETE is never sent: moto (and any backend
+            # that ignores an unknown id) would delete the current object instead.
             return _result(request, {"VersionId": request.version_id})
-        if target is not None and target.is_delete_marker:
+        if target.is_delete_marker:
             target_is_marker = True
-        elif target is not None:
+        else:
             ensure_not_locked(target, bypass_governance=request.bypass_governance_retention)
 
     response = store.delete(if_match=pinned_etag)
@@ -296,6 +358,7 @@ def _result(request: DeleteObjectRequest, response: Mapping[str, Any], *,
             removed_marker: bool = False) -> DeleteObjectResult:
     return DeleteObjectResult(
         delete_marker=bool(response.get("DeleteMarker")) or removed_marker,
-        version_id=response.get("VersionId"),
+        # S3 echoes the version a versionId DELETE removed; moto leaves it out on a Suspended bucket.
+        version_id=response.get("VersionId") or request.version_id,
         request_charged=request.requester_pays or response.get("RequestCharged") == REQUESTER,
     )

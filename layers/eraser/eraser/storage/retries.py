@@ -3,11 +3,21 @@
 DeleteObjects answers 200 with per-key ``<Error>`` entries; botocore retries whole calls, never single keys, so both
 deletion paths retry the keys themselves. They differ in what happens after the last attempt (a synchronous answer
 reports the key; the worker raises so SQS redelivers the batch), not in which codes are transient.
+
+Synchronous requests also bound every retry by the time their invocation has left (``Deadline``, ``call_before``).
 """
 
 from __future__ import annotations
 
+import math
 import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import botocore.exceptions
+
+Result = TypeVar("Result")
 
 # Per-key or per-call codes that say "try again": S3 throttled (SlowDown 503), failed internally, or timed out.
 # Anything else (AccessDenied under Object Lock or a policy, NoSuchBucket...) does not change by retrying.
@@ -23,3 +33,106 @@ def full_jitter(retry_number: int, base_seconds: float, cap_seconds: float) -> f
     """Seconds to wait before retry ``retry_number`` (0-based): exponential backoff with full jitter (AWS
     Architecture Blog, "Exponential Backoff And Jitter")."""
     return random.uniform(0, min(cap_seconds, base_seconds * 2**retry_number))
+
+
+# --- the time an invocation has left -------------------------------------------------------------------------------
+# A synchronous request's S3 calls are attempted once by botocore (``aws.s3_single_attempt``) and retried here, never
+# past the invocation's end: botocore's standard mode (8 attempts, backoff capped at 20 s) outlasted the 28 s function
+# and API Gateway answered 502 instead of S3's 503.
+# The longest one attempt may take: the single-attempt client's connect and read timeouts (aws.py), plus a margin.
+CALL_BUDGET_SECONDS = 2 + 8 + 1
+# Kept back to render the answer once the work stops.
+ANSWER_RESERVE_SECONDS = 1.0
+# What Retry-After says when a request ran out of time on a throttled or failing S3.
+RETRY_AFTER_SECONDS = 1
+
+
+class Deadline:
+    """The time an invocation has left, from its Lambda context. ``within`` tells whether work of that many seconds
+    can still start and leave ``ANSWER_RESERVE_SECONDS`` to answer."""
+
+    def __init__(self, seconds_left: Callable[[], float]) -> None:
+        self._seconds_left = seconds_left
+
+    @classmethod
+    def of(cls, lambda_context: Any) -> Deadline:
+        """From ``get_remaining_time_in_millis``; unbounded without a context (a direct call, a test)."""
+        remaining_millis = getattr(lambda_context, "get_remaining_time_in_millis", None)
+        if remaining_millis is None:
+            return cls.unbounded()
+        return cls(lambda: remaining_millis() / 1000 - ANSWER_RESERVE_SECONDS)
+
+    @classmethod
+    def unbounded(cls) -> Deadline:
+        return cls(lambda: math.inf)
+
+    def remaining(self) -> float:
+        return max(self._seconds_left(), 0.0)
+
+    def within(self, seconds: float) -> bool:
+        return self.remaining() >= seconds
+
+    def share(self, fraction: float) -> Deadline:
+        """A deadline that passes once ``fraction`` of the time left now is spent, keeping the rest for later work."""
+        kept = self.remaining() * (1 - fraction)
+        if math.isinf(kept):
+            return self
+        return Deadline(lambda: self.remaining() - kept)
+
+
+class OutOfTime(Exception):
+    """A synchronous call could not be completed before the deadline. ``last_code`` is S3's last retryable error
+    code (SlowDown, InternalError...), or None when the deadline passed before any attempt failed."""
+
+    def __init__(self, last_code: str | None) -> None:
+        super().__init__(f"Out of time (last S3 error: {last_code or 'none'})")
+        self.last_code = last_code
+
+
+# Connection trouble is worth another attempt; S3 may or may not have acted on a call whose answer never came.
+TRANSIENT_FAILURES = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+
+
+def retryable_code_of(error: Exception) -> str | None:
+    """S3's error code if the failure is worth retrying, else None."""
+    if isinstance(error, TRANSIENT_FAILURES):
+        return "RequestTimeout"
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = str(error.response.get("Error", {}).get("Code") or "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if is_retryable(code):
+            return code
+        # A HEAD's error has no body, only its status.
+        if status == 503:
+            return "SlowDown"
+        if status == 500:
+            return "InternalError"
+    return None
+
+
+def wait(seconds: float) -> None:
+    """Sleep between attempts (tests replace it to advance a fake clock instead)."""
+    time.sleep(seconds)
+
+
+def call_before(deadline: Deadline, call: Callable[[], Result], *, attempts: int = 8, base_seconds: float = 0.1,
+                cap_seconds: float = 2.0) -> Result:
+    """``call()``, retried with full-jitter backoff while its failure is transient, at most ``attempts`` times and only
+    while another attempt fits before ``deadline``; then ``OutOfTime``. Any other failure is raised unchanged."""
+    last_code: str | None = None
+    for attempt_number in range(attempts):
+        if attempt_number:
+            pause = full_jitter(attempt_number - 1, base_seconds, cap_seconds)
+            if not deadline.within(pause + CALL_BUDGET_SECONDS):
+                break
+            wait(pause)
+        elif not deadline.within(CALL_BUDGET_SECONDS):
+            break
+        try:
+            return call()
+        except Exception as error:
+            code = retryable_code_of(error)
+            if code is None:
+                raise
+            last_code = code
+    raise OutOfTime(last_code)
