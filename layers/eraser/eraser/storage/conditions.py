@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict
 from eraser.errors import InvalidArgument, NoSuchKey, PreconditionFailed
 
 ANY_ETAG = "*"
-_SIZE = re.compile(r"^[0-9]+$")
+# S3 types sizes as 64-bit longs (19 digits): a longer number matches no object, and past 4,300 digits int()
+# refuses to parse it at all (a ValueError, which was a 500).
+_SIZE = re.compile(r"^[0-9]{1,19}$")
 
 
 class StoredObject(BaseModel):
@@ -90,7 +92,8 @@ def parse_if_match(value: str) -> str:
 
 
 def parse_size(value: str) -> int:
-    """``x-amz-if-match-size``: a non-negative integer of bytes, digits only (no sign, no exponent, no spaces)."""
+    """``x-amz-if-match-size``: a non-negative integer of bytes, digits only (no sign, no exponent, no spaces), at
+    most 19 of them."""
     if not _SIZE.match(value):
         raise InvalidArgument("x-amz-if-match-size must be a non-negative integer (bytes)")
     return int(value)
