@@ -229,6 +229,27 @@ def test_a_changed_signed_header_is_refused() -> None:
         verify_now(tamper(signed, headers=headers))
 
 
+@pytest.mark.parametrize("signature", ["f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb4\u00e9",
+                                       "\ud800" * 64])
+def test_a_signature_that_is_not_ascii_does_not_match(signature: str) -> None:
+    # hmac.compare_digest refuses str that is not ASCII with a TypeError (a 500 had it reached the handler).
+    example = s3_get_object_example()
+    authorization = example.header("authorization") or ""
+    headers = {**example.headers,
+               "authorization": (authorization.rsplit("Signature=", 1)[0] + "Signature=" + signature,)}
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        sigv4.verify(tamper(example, headers=headers), secrets_of({S3_EXAMPLE_KEY: S3_EXAMPLE_SECRET}),
+                     region="us-east-1", now=S3_EXAMPLE_TIME)
+
+
+def test_a_signed_header_holding_a_lone_surrogate_does_not_match() -> None:
+    # An API Gateway event's JSON may carry one (\ud800); UTF-8 cannot encode it (a UnicodeEncodeError, a 500).
+    signed = signed_by_botocore("DELETE", f"{BASE}/photos/cat.jpg", headers={"x-amz-mfa": "123 456"})
+    headers = {**signed.headers, "x-amz-mfa": ("123 \ud800",)}
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        verify_now(tamper(signed, headers=headers))
+
+
 def test_an_unsigned_amz_header_is_refused() -> None:
     signed = signed_by_botocore("DELETE", f"{BASE}/photos/cat.jpg")
     headers = {**signed.headers, "x-amz-bypass-governance-retention": ("true",)}

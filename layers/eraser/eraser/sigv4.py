@@ -155,7 +155,9 @@ def canonical_request(method: str, canonical_uri: str, query: str, headers: Mapp
 
 
 def string_to_sign(amz_date: str, scope: str, request: str) -> str:
-    return "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(request.encode("utf-8")).hexdigest()])
+    # surrogatepass: a header value of an event may hold a lone surrogate, which no client signed (it does not match).
+    return "\n".join([ALGORITHM, amz_date, scope,
+                      hashlib.sha256(request.encode("utf-8", "surrogatepass")).hexdigest()])
 
 
 def sign(secret: str, credential: Credential, amz_date: str, request: str) -> str:
@@ -310,7 +312,8 @@ def verify(request: SignedRequest, secret_of: Callable[[str], str | None], *, re
                                  signature.payload_hash)
         expected = sign(secret, signature.credential, signature.amz_date, text)
         # compare_digest: the time taken must not tell how many leading characters matched.
-        matched = hmac.compare_digest(expected, signature.signature) or matched
+        # On bytes: compare_digest refuses str that is not ASCII, and the signature is the caller's text.
+        matched = hmac.compare_digest(expected.encode(), signature.signature.encode("utf-8", "surrogatepass")) or matched
     if not matched:
         raise SignatureDoesNotMatch()
     _check_payload(request, signature.payload_hash)
