@@ -72,13 +72,6 @@ class Deadline:
     def within(self, seconds: float) -> bool:
         return self.remaining() >= seconds
 
-    def share(self, fraction: float) -> Deadline:
-        """A deadline that passes once ``fraction`` of the time left now is spent, keeping the rest for later work."""
-        kept = self.remaining() * (1 - fraction)
-        if math.isinf(kept):
-            return self
-        return Deadline(lambda: self.remaining() - kept)
-
 
 class OutOfTime(Exception):
     """A synchronous call could not be completed before the deadline. ``last_code`` is S3's last retryable error
