@@ -288,6 +288,20 @@ def fill(tenant: Tenant, count: int, prefix: str = "", bucket: Any = None) -> li
     return keys
 
 
+def versioned_history(tenant: Tenant, bucket: Any, count: int) -> int:
+    """Objects with two versions each, a third of them deleted (a delete marker on top): returns all entries."""
+    entries = 0
+    for index in range(count):
+        key = f"docs/{index:03d}.txt"
+        tenant.put(key, b"v1", bucket=bucket)
+        tenant.put(key, b"v2-longer", bucket=bucket)
+        entries += 2
+        if index % 3 == 0:
+            tenant.s3.delete_object(Bucket=bucket.s3_bucket, Key=key)
+            entries += 1
+    return entries
+
+
 def purge(tenant: Tenant, bucket_name: str | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
     event = api_event("DELETE", "/storage/obj/{bucket}/purge", {"bucket": bucket_name or tenant.bucket.name},
                       headers={**tenant.headers, **(headers or {})})

@@ -16,11 +16,11 @@ Environment: ``ERASER_E2E_SCHEDULE_SPEEDUP`` (default 60: ``rate(5 minutes)`` fi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +34,8 @@ from typing import Any
 
 import boto3
 import pytest
+
+from local.backend import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -88,6 +90,17 @@ class LocalStack:
     log_path: Path
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @classmethod
+    def from_state(cls, state: dict[str, Any], log_path: Path, *, endpoint_url: str | None = None,
+                   environment: dict[str, str] | None = None) -> LocalStack:
+        """The stack ``local.run`` describes in its state file; ``endpoint_url`` and ``environment`` replace the
+        backend the stack's own functions use (the reliability suite's checks go past its fault proxy)."""
+        return cls(base_url=state["url"], api_key=state["api_key"], organization_id=state["organization_id"],
+                   bucket=state["demo"]["bucket"]["name"], s3_bucket=state["demo"]["bucket"]["s3_bucket"],
+                   endpoint_url=endpoint_url or state["endpoint_url"], tables=state["tables"],
+                   queues=state["queues"], jwt_secret=state["jwt_secret"],
+                   environment=environment or state["environment"], state=state, log_path=log_path)
+
     @property
     def auth(self) -> dict[str, str]:
         return {"X-Api-Key": self.api_key}
@@ -132,12 +145,6 @@ class LocalStack:
         return json.loads(completed.stdout)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     # SIGTERM to local.run alone exercises its own cleanup (workers, pollers, moto server); then the group is killed
     # in case anything survived.
@@ -154,20 +161,20 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-@pytest.fixture(scope="session")
-def local_stack() -> Iterator[LocalStack]:
-    if not SAM_PYTHON.exists():
-        pytest.skip("the SAM CLI environment (.venv-sam) is missing: make venv")
-    workdir = Path(tempfile.mkdtemp(prefix="eraser-e2e-"))
+@contextlib.contextmanager
+def running_local_stack(environment: dict[str, str], *, name: str) -> Iterator[tuple[dict[str, Any], Path]]:
+    """``local.run`` on a free port with ``environment`` added to this process's (less ``AWS_ENDPOINT_URL``), until
+    the block ends: its state document and the path of its log."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"eraser-{name}-"))
     state_file = workdir / "local.json"
     log_path = workdir / "stack.log"
-    environment = {name: value for name, value in os.environ.items() if name != "AWS_ENDPOINT_URL"}
-    environment.update({"ERASER_LOCAL_STATE": str(state_file), "SAM_CLI_TELEMETRY": "0",
-                        "ERASER_SCHEDULE_SPEEDUP": os.environ.get("ERASER_E2E_SCHEDULE_SPEEDUP", "60")})
+    full_environment = {name: value for name, value in os.environ.items() if name != "AWS_ENDPOINT_URL"}
+    full_environment.update({"ERASER_LOCAL_STATE": str(state_file), "SAM_CLI_TELEMETRY": "0",
+                             "ERASER_SCHEDULE_SPEEDUP": os.environ.get("ERASER_E2E_SCHEDULE_SPEEDUP", "60"),
+                             **environment})
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(SAM_PYTHON), "-m", "local.run", "--port", str(_free_port())],  # noqa: S603
-                                   cwd=ROOT,
-                                   env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        process = subprocess.Popen([str(SAM_PYTHON), "-m", "local.run", "--port", str(free_port())],  # noqa: S603
+                                   cwd=ROOT, env=full_environment, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -175,16 +182,18 @@ def local_stack() -> Iterator[LocalStack]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"local.run did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
             time.sleep(0.2)
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-        yield LocalStack(
-            base_url=state["url"], api_key=state["api_key"], organization_id=state["organization_id"],
-            bucket=state["demo"]["bucket"]["name"], s3_bucket=state["demo"]["bucket"]["s3_bucket"],
-            endpoint_url=state["endpoint_url"], tables=state["tables"], queues=state["queues"],
-            jwt_secret=state["jwt_secret"], environment=state["environment"], state=state, log_path=log_path,
-        )
+        yield json.loads(state_file.read_text(encoding="utf-8")), log_path
     finally:
         _stop(process)
         if os.environ.get("ERASER_E2E_KEEP_LOG"):
-            print(f"\nlocal stack log: {log_path}", file=sys.stderr)
+            print(f"\n{name} stack log: {log_path}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    if not SAM_PYTHON.exists():
+        pytest.skip("the SAM CLI environment (.venv-sam) is missing: make venv")
+    with running_local_stack({}, name="e2e") as (state, log_path):
+        yield LocalStack.from_state(state, log_path)

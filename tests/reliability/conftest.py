@@ -16,10 +16,7 @@ import json
 import os
 import platform
 import secrets
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,9 +27,9 @@ from typing import Any
 
 import pytest
 
-from local.backend import free_port, moto_server
+from local.backend import moto_server
 from local.fault_proxy import FaultProxy
-from tests.e2e.conftest import PROJECT_PYTHON, ROOT, SAM_PYTHON, START_TIMEOUT_SECONDS, HttpResponse, LocalStack, _stop
+from tests.e2e.conftest import PROJECT_PYTHON, ROOT, SAM_PYTHON, HttpResponse, LocalStack, running_local_stack
 
 SYNC_DELETE_LIMIT = 500
 RESULTS = Path(os.environ.get("ERASER_RELIABILITY_RESULTS") or ROOT / ".eraser" / "reliability" / "latest.json")
@@ -122,40 +119,20 @@ class ReliableStack:
 def reliable_stack() -> Iterator[ReliableStack]:
     if not SAM_PYTHON.exists() or not PROJECT_PYTHON.exists():
         pytest.skip("the project's environments (.venv, .venv-sam) are missing: make venv")
-    workdir = Path(tempfile.mkdtemp(prefix="eraser-reliability-"))
-    state_file, log_path = workdir / "local.json", workdir / "stack.log"
     with moto_server() as moto_url:
         proxy = FaultProxy(moto_url).start()
-        environment = {name: value for name, value in os.environ.items() if name != "AWS_ENDPOINT_URL"}
-        environment.update({"AWS_ENDPOINT_URL": proxy.url, "ERASER_LOCAL_STATE": str(state_file),
-                            "SAM_CLI_TELEMETRY": "0", "ERASER_SCHEDULE_SPEEDUP": "60",
-                            "ERASER_PARAMETER_OVERRIDES": f"SyncDeleteLimit={SYNC_DELETE_LIMIT}",
-                            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_SESSION_TOKEN": "testing"})
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen([str(SAM_PYTHON), "-m", "local.run", "--port", str(free_port())],  # noqa: S603
-                                       cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                       start_new_session=True)
+        environment = {"AWS_ENDPOINT_URL": proxy.url,
+                       "ERASER_PARAMETER_OVERRIDES": f"SyncDeleteLimit={SYNC_DELETE_LIMIT}",
+                       "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing"}
         try:
-            deadline = time.monotonic() + START_TIMEOUT_SECONDS
-            while not state_file.exists():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"local.run did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
-                time.sleep(0.2)
-            state = json.loads(state_file.read_text(encoding="utf-8"))
-            # Setup and checks go straight to moto: only the functions' calls pass the proxy.
-            direct = {**state["environment"], "AWS_ENDPOINT_URL": moto_url}
-            stack = LocalStack(
-                base_url=state["url"], api_key=state["api_key"], organization_id=state["organization_id"],
-                bucket=state["demo"]["bucket"]["name"], s3_bucket=state["demo"]["bucket"]["s3_bucket"],
-                endpoint_url=moto_url, tables=state["tables"], queues=state["queues"],
-                jwt_secret=state["jwt_secret"], environment=direct, state=state, log_path=log_path)
-            yield ReliableStack(stack, proxy)
+            with running_local_stack(environment, name="reliability") as (state, log_path):
+                # Setup and checks go straight to moto: only the functions' calls pass the proxy.
+                direct = {**state["environment"], "AWS_ENDPOINT_URL": moto_url}
+                try:
+                    yield ReliableStack(LocalStack.from_state(state, log_path, endpoint_url=moto_url,
+                                                              environment=direct), proxy)
+                finally:
+                    proxy.calm()  # the stack's shutdown is not faulted
         finally:
-            proxy.calm()
-            _stop(process)
             proxy.stop()
-            if os.environ.get("ERASER_E2E_KEEP_LOG"):
-                print(f"\nreliability stack log: {log_path}", file=sys.stderr)
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)

@@ -21,6 +21,7 @@ from tests.tasks_harness import (
     invoke_watchdog,
     move_clock,
     purge,
+    versioned_history,
 )
 
 
@@ -86,23 +87,11 @@ def test_two_copies_of_a_listing_step_side_by_side_count_each_key_once(stack, te
     assert tenant.keys() == []
 
 
-def _versioned_history(tenant, bucket, count: int) -> int:
-    entries = 0
-    for index in range(count):
-        key = f"docs/{index:03d}.txt"
-        tenant.put(key, b"v1", bucket=bucket)
-        tenant.put(key, b"v2", bucket=bucket)
-        entries += 2
-        if index % 3 == 0:
-            tenant.s3.delete_object(Bucket=bucket.s3_bucket, Key=key)
-            entries += 1
-    return entries
-
 
 @pytest.mark.parametrize("versioned", [False, True])
 def test_every_message_delivered_twice_leaves_counts_exact(stack, tenant, engine, versioned):
     bucket = tenant.add_bucket("twice", versioned=versioned)
-    entries = _versioned_history(tenant, bucket, 15) if versioned else len(fill(tenant, 30, bucket=bucket))
+    entries = versioned_history(tenant, bucket, 15) if versioned else len(fill(tenant, 30, bucket=bucket))
     tenant.s3.create_multipart_upload(Bucket=bucket.s3_bucket, Key="big.bin")
     task_id = response_json(purge(tenant, "twice"))["task"]["id"]
     TaskHarness(stack, duplicate_deliveries=True).drain()
@@ -194,7 +183,7 @@ def test_listing_worker_killed_after_saving_before_enqueueing_the_next_step_is_r
 def test_keys_throttled_inside_200_bodies_beyond_the_retries_are_deleted_later_never_reported_failed(
         stack, tenant, engine):
     bucket = tenant.add_bucket("busy", versioned=True)
-    entries = _versioned_history(tenant, bucket, 12)
+    entries = versioned_history(tenant, bucket, 12)
     real = engine._delete_objects
     throttled_calls = engine_settings().key_retry_attempts + 2
 

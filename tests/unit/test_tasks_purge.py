@@ -18,6 +18,7 @@ from tests.tasks_harness import (
     engine_fixture,  # noqa: F401
     fill,
     purge,
+    versioned_history,
 )
 
 
@@ -48,23 +49,10 @@ def test_purge_of_unversioned_bucket_of_several_pages_deletes_every_object(stack
     assert_owner_on_every_call(engine, tenant)
 
 
-def _versioned_history(tenant, bucket, count: int) -> int:
-    """Objects with two versions each, a third of them deleted (a delete marker on top): returns all entries."""
-    entries = 0
-    for index in range(count):
-        key = f"docs/{index:03d}.txt"
-        tenant.put(key, b"v1", bucket=bucket)
-        tenant.put(key, b"v2-longer", bucket=bucket)
-        entries += 2
-        if index % 3 == 0:
-            tenant.s3.delete_object(Bucket=bucket.s3_bucket, Key=key)
-            entries += 1
-    return entries
-
 
 def test_purge_of_versioned_bucket_leaves_no_version_and_no_marker(stack, tenant, engine):
     bucket = tenant.add_bucket("archive", versioned=True)
-    entries = _versioned_history(tenant, bucket, 15)
+    entries = versioned_history(tenant, bucket, 15)
     bystander = tenant.add_bucket("keep", versioned=True)
     tenant.put("survivor.txt", b"keep me", bucket=bystander)
 
@@ -89,7 +77,7 @@ def test_versioned_purge_of_many_pages_lists_once_although_each_page_is_deleted_
     The lister deletes that version only after the next page was listed, so one pass lists everything even when
     every page's batch is deleted before the next page is listed (deletion batch size 10 here)."""
     bucket = tenant.add_bucket("archive", versioned=True)
-    entries = _versioned_history(tenant, bucket, 40)  # 106 entries: 16 pages of 7
+    entries = versioned_history(tenant, bucket, 40)  # 106 entries: 16 pages of 7
 
     body = response_json(purge(tenant, "archive"))
     TaskHarness(stack, deletion_batch_size=10).drain()
@@ -107,7 +95,7 @@ def test_verification_pass_deletes_versions_the_first_pass_missed(stack, tenant,
     """A version deleted behind the lister's back (here: the page's anchor, as another client could) makes moto
     end the listing early; the verification pass lists from the start and deletes what the first pass missed."""
     bucket = tenant.add_bucket("archive", versioned=True)
-    entries = _versioned_history(tenant, bucket, 12)
+    entries = versioned_history(tenant, bucket, 12)
 
     def delete_the_anchor_once(operation, arguments, calls):
         if operation == "list_object_versions" and calls == 1 and arguments.get("MaxKeys") == 7:
@@ -183,7 +171,7 @@ def test_batch_delete_crashing_after_s3_deleted_is_retried_and_counted_once(stac
 
 def test_slowdown_on_calls_and_keys_slows_the_purge_never_corrupts_counts(stack, tenant, engine):
     bucket = tenant.add_bucket("busy", versioned=True)
-    entries = _versioned_history(tenant, bucket, 12)
+    entries = versioned_history(tenant, bucket, 12)
     engine.slowdown_call_share = 0.3
     engine.retryable_key_share = 0.3
 
