@@ -39,13 +39,17 @@ class EmbeddedBackend:
 
     # --- lifecycle ---------------------------------------------------------------------------------------------------
     def start(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.serving import make_server
+
+        from local.moto_server import moto_application
 
         # werkzeug logs every request to stderr otherwise (the bench makes hundreds of thousands), and a traceback
         # for each of moto's sporadic 500s, which the counting middleware tallies instead.
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-        application = CountingMiddleware(DomainDispatcherApplication(create_backend_app), self.ledger)
+        # The local stack's moto app: DynamoDB requests serialized, or moto's failed transactions erase acknowledged
+        # writes of the tasks being measured (docs/local.md).
+        application = CountingMiddleware(moto_application(), self.ledger)
         self._server = make_server("127.0.0.1", self.port, application, threaded=True,
                                    request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
