@@ -14,7 +14,7 @@ from eraser.observability import logger, metrics, tracer
 from eraser.storage.objects import DeleteObjectRequest, delete_object
 from eraser.storage.retries import Deadline
 
-app = build_resolver(s3xml.error_response)
+app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 
 
 # API Gateway has matched /s3/{bucket}/{key+} and URL-decoded both parameters; the key may hold any character

@@ -236,7 +236,6 @@ _BY_JSONINPUT = "deep JSON, huge integers, NUL and repeated parameters answer 5x
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {
     **{(route, name): _BY_JSONINPUT for route in (_BULK, _RESTORE) for name in (
         "nested 1,000 deep", "list nested 1,000 deep", "5,000-digit integer", "5,000-digit integer in the list")},
-    (_BULK, "query [('bucket', 'plain'), ('bucket', 'plain')]"): _BY_JSONINPUT,
     (_RESTORE, "NUL in a key"): _BY_JSONINPUT,
     (_RESTORE, "control and XML-illegal characters"): _BY_JSONINPUT,
     ("GET /v1/trash", "query [('bucket', 'bin'), ('page_token', 'W1tbW1tbW1tbW1tbW1"): _BY_JSONINPUT,

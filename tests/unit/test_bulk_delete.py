@@ -479,6 +479,21 @@ def test_a_bad_path_refuses_the_whole_request_even_with_good_keys(tenant, s3_spy
     assert tenant.keys() == seeded
 
 
+@pytest.mark.parametrize("buckets", [["photos", "photos"], ["photos", "other"]])
+def test_a_repeated_bucket_parameter_is_refused_and_deletes_nothing(tenant, s3_spy, seeded, buckets):
+    # API Gateway's queryStringParameters keeps the last value only; the repeat shows in the multi-value map.
+    event = api_event("DELETE", ROUTE, query={"bucket": buckets[-1]}, body={"object_keys": ["a"], "path": ["pdf"]},
+                      headers=tenant.headers)
+    event["multiValueQueryStringParameters"] = {"bucket": buckets}
+    response = invoke("bulk_delete", event)
+    document = assert_matches_openapi(response, "DELETE", ROUTE)
+
+    assert (response["statusCode"], error_code(document)) == (400, 400001)
+    assert "'bucket' is given 2 times" in document["exception"]["error_message"]
+    assert s3_spy.batches == [] and s3_spy.single_deletes == []
+    assert tenant.keys() == seeded
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 def test_body_that_is_not_declared_json_is_refused(tenant, s3_spy, seeded, content_type):
     status, document = bulk_delete_call(tenant, json.dumps({"object_keys": ["a"], "path": []}),

@@ -24,10 +24,12 @@ ErrorRenderer = Callable[[Exception, APIGatewayProxyEvent], Response]
 JSON_MEDIA_TYPES = ("application/json",)
 
 
-def build_resolver(render_error: ErrorRenderer) -> APIGatewayRestResolver:
-    """A REST resolver whose every failure (domain error, unknown route, bug) is answered by ``render_error``."""
+def build_resolver(render_error: ErrorRenderer, *, refuse_repeated_query: bool = True) -> APIGatewayRestResolver:
+    """A REST resolver whose every failure (domain error, unknown route, bug) is answered by ``render_error``, and
+    which refuses a query parameter given more than once before any route runs (``refuse_repeated_query``; the S3
+    route checks its query itself, with S3's order of refusals)."""
     app = APIGatewayRestResolver()
-    app.use(middlewares=[_count_answer])
+    app.use(middlewares=[_refuse_repeated_query, _count_answer] if refuse_repeated_query else [_count_answer])
 
     @app.exception_handler(Exception)
     def _render(error: Exception) -> Response:
@@ -46,6 +48,24 @@ def build_resolver(render_error: ErrorRenderer) -> APIGatewayRestResolver:
 def count_response(status_code: int) -> None:
     """One metric per answer, by status class: every API function publishes something, and alarms can watch 5xx."""
     metrics.add_metric(name=f"Responses{status_code // 100}xx", unit=MetricUnit.Count, value=1)
+
+
+def repeated_query_parameters(event: APIGatewayProxyEvent) -> dict[str, int]:
+    """Query parameters given more than once, with how often. API Gateway's ``queryStringParameters`` keeps only the
+    last value; only ``multiValueQueryStringParameters`` shows the repeats."""
+    return {name: len(values) for name, values in (event.multi_value_query_string_parameters or {}).items()
+            if values is not None and len(values) > 1}
+
+
+def _refuse_repeated_query(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    # ``?bucket=a&bucket=b`` would be read as one of its values: a destructive request must not guess which.
+    repeated = repeated_query_parameters(app.current_event)
+    if repeated:
+        raise ValidationFailed("Each query parameter may be given once: " + ", ".join(
+            f"'{name}' is given {count} times" for name, count in sorted(repeated.items())),
+            [{"loc": ["query", name], "msg": "Given more than once", "type": "repeated_parameter"}
+             for name in sorted(repeated)])
+    return next_middleware(app)
 
 
 def _count_answer(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:

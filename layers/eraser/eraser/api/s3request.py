@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from eraser.api.http import headers_of
+from eraser.api.http import headers_of, repeated_query_parameters
 from eraser.auth import Principal, Scope, authenticate
 from eraser.errors import InvalidArgument, OperationNotImplemented, ValidationFailed
 from eraser.sigv4 import AUTHENTICATION_QUERY_PARAMETERS, SignedRequest, uri_encode
@@ -102,9 +102,8 @@ def ensure_delete_object(event: APIGatewayProxyEvent) -> None:
         raise OperationNotImplemented(
             f"This route implements DeleteObject only; the query parameter '{name}' names another operation or one "
             "it does not know")
-    for name, values in query.items():
-        if len(values) > 1:
-            raise InvalidArgument(f"The query parameter '{name}' is given {len(values)} times")
+    for name, count in sorted(repeated_query_parameters(event).items()):
+        raise InvalidArgument(f"The query parameter '{name}' is given {count} times")
     headers: dict[str, int] = {}
     for name, values in _all_values(event.multi_value_headers, event.headers).items():
         headers[name.lower()] = headers.get(name.lower(), 0) + len(values)
