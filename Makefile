@@ -11,8 +11,8 @@ export SAM_CLI_TELEMETRY := 0
 
 help:
 	@echo "make run        start the whole service locally (embedded AWS backend, http://127.0.0.1:$${PORT:-3000})"
-	@echo "make test       run every test"
-	@echo "make reliability  the reliability suite: faults between functions and AWS, hostile input, cross-organization"
+	@echo "make test       run every test (unit, e2e, then the reliability suite)"
+	@echo "make reliability  the reliability suite alone: faults between functions and AWS, hostile input, cross-org"
 	@echo "make lint       ruff and mypy"
 	@echo "make validate   sam validate and sam validate --lint"
 	@echo "make build      sam build (no container)"
@@ -38,8 +38,10 @@ venv: $(VENV)/.installed $(SAM_VENV)/.installed
 run: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/python -m local.run --port $${PORT:-3000}
 
+# Every test: unit and e2e, then the reliability suite in a session of its own (its stack has a fault proxy).
 test: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests/reliability $(PYTEST_ARGS)
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
