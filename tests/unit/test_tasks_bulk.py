@@ -72,3 +72,28 @@ def test_bulk_delete_task_on_a_versioned_bucket_adds_delete_markers(stack, tenan
     versions = tenant.versions(bucket)
     assert sum(1 for _, _, marker in versions if marker) == 8
     assert sum(1 for _, _, marker in versions if not marker) == 8
+
+
+def test_a_bulk_delete_task_polled_in_either_form_carries_retry_after_until_it_ends(stack, tenant, engine,
+                                                                                   sync_limit):
+    fill(tenant, 20, prefix="big/")
+    task_id = response_json(bulk_delete(tenant, {"object_keys": [], "path": ["big"]}))["data"]["task"]["id"]
+    forms = {"/v1/tasks/{task_id}": "get_task", "/tasks/{task_id}": "get_task_katapult"}
+
+    def poll_every_form() -> list[dict]:
+        return [documented(invoke(function, api_event("GET", route, {"task_id": task_id}, headers=tenant.headers)),
+                           "GET", route) for route, function in forms.items()]
+
+    for response in poll_every_form():
+        assert 1 <= int(response_header(response, "Retry-After")) <= 30, response["body"]
+    harness = TaskHarness(stack)
+    harness.step()
+    assert get_task(task_id).status == TaskStatus.RUNNING
+    for response in poll_every_form():
+        assert 1 <= int(response_header(response, "Retry-After")) <= 30, response["body"]
+
+    harness.drain()
+    assert get_task(task_id).status == TaskStatus.COMPLETED
+    for response in poll_every_form():
+        assert response_header(response, "Retry-After") is None
+    assert not any(key.startswith("big/") for key in tenant.keys())

@@ -233,8 +233,16 @@ def test_an_unknown_organization_is_not_found(stack, tenant):
 
 
 # --- credentials and the organization's state ----------------------------------------------------------------------
-def test_missing_token_is_401(stack, tenant):
-    assert_katapult_error(purge_all(tenant, headers={}), 401, "missing_api_token")
+def test_missing_token_is_400_as_the_page_lists_it(stack, tenant, mixed):
+    before = {bucket.name: tenant.versions(bucket) for bucket in mixed}
+    assert_katapult_error(purge_all(tenant, headers={}), 400, "missing_api_token")
+    assert {bucket.name: tenant.versions(bucket) for bucket in mixed} == before
+    assert stored_tasks(stack) == []
+
+
+def test_reading_a_task_without_a_token_is_400_missing_api_token(stack, tenant):
+    task_id = response_json(purge_all(tenant))["task"]["id"]
+    assert_katapult_error(katapult_task(tenant, task_id, headers={"Accept": "*/*"}), 400, "missing_api_token")
 
 
 def test_invalid_token_is_403(stack, tenant):
@@ -297,7 +305,7 @@ def test_a_task_that_cannot_be_queued_is_task_queueing_error(stack, tenant, mixe
 
     response = purge_all(tenant)
 
-    body = assert_katapult_error(response, 503, "task_queueing_error")
+    body = assert_katapult_error(response, 406, "task_queueing_error")
     assert "does not exist" in body["detail"]["details"]
     assert {bucket.name: tenant.versions(bucket) for bucket in mixed} == before
     (item,) = stored_tasks(stack)
@@ -322,6 +330,33 @@ def test_reading_a_task_needs_tasks_read(stack, tenant):
     headers = {"X-Api-Key": tenant.key_with_scopes("trash_objects:purge")}
     body = assert_katapult_error(katapult_task(tenant, task_id, headers=headers), 403, "scope_not_granted")
     assert body["detail"] == {"scope": "tasks:read"}
+
+
+def test_an_unfinished_task_carries_retry_after_and_a_finished_one_does_not(stack, tenant, mixed, engine):
+    started = purge_all(tenant)
+    task_id = response_json(started)["task"]["id"]
+    assert response_json(started)["task"]["status"] == "pending"
+    assert 1 <= int(response_header(started, "Retry-After")) <= 30
+    pending = katapult_task(tenant, task_id)
+    assert response_json(pending)["task"]["status"] == "pending"
+    assert 1 <= int(response_header(pending, "Retry-After")) <= 30
+
+    harness = TaskHarness(stack)
+    harness.step()
+    running = katapult_task(tenant, task_id)
+    assert response_json(running)["task"]["status"] == "running"
+    assert 1 <= int(response_header(running, "Retry-After")) <= 30
+
+    harness.drain()
+    finished = katapult_task(tenant, task_id)
+    assert response_json(finished)["task"]["status"] == "completed"
+    assert response_header(finished, "Retry-After") is None
+
+
+def test_an_already_completed_purge_all_carries_no_retry_after(stack, tenant):
+    response = purge_all(tenant)
+    assert response_json(response)["task"]["status"] == "completed"
+    assert response_header(response, "Retry-After") is None
 
 
 def test_task_times_are_unix_seconds(stack, tenant):

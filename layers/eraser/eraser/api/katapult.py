@@ -1,4 +1,8 @@
-"""Katapult (organization trash purge_all): errors as ``{"code", "description", "detail"}``."""
+"""Katapult (organization trash purge_all): errors as ``{"code", "description", "detail"}``.
+
+Statuses follow the page: it lists the responses 200, 400, 403, 404, 406, 429, 503 and then their bodies in that
+order, so ``missing_api_token`` is the 400 and ``task_queueing_error`` the 406; a client written against the page
+branches on those codes."""
 
 from __future__ import annotations
 
@@ -11,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from eraser import errors
 from eraser.api.http import json_response
-from eraser.tasks.model import Task, TaskKind, TaskStatus
+from eraser.tasks.model import Task, TaskKind, TaskStatus, retry_after_seconds
 from eraser.trash import SCHEDULE_REQUESTER
 
 _ERRORS: list[tuple[type[Exception], int, str]] = [
     (errors.ValidationFailed, 400, "validation_error"),
-    (errors.MissingCredentials, 401, "missing_api_token"),
+    (errors.MissingCredentials, 400, "missing_api_token"),
     (errors.InvalidCredentials, 403, "invalid_api_token"),
     (errors.ExpiredCredentials, 403, "invalid_api_token"),
     (errors.ScopeNotGranted, 403, "scope_not_granted"),
@@ -28,7 +32,7 @@ _ERRORS: list[tuple[type[Exception], int, str]] = [
     (errors.NotFound, 404, "object_not_found"),
     (errors.Conflict, 409, "conflict"),
     (errors.RateLimited, 429, "rate_limit_reached"),
-    (errors.TaskQueueingError, 503, "task_queueing_error"),
+    (errors.TaskQueueingError, 406, "task_queueing_error"),
     (errors.ServiceUnavailable, 503, "service_unavailable"),
 ]
 
@@ -124,4 +128,6 @@ def _percent(task: Task) -> int:
 
 
 def task_response(task: Task) -> Response:
-    return json_response(200, task_body(task))
+    """An unfinished task carries an integer ``Retry-After``, as every family's task answers do."""
+    headers = {} if task.is_finished else {"Retry-After": str(retry_after_seconds(task))}
+    return json_response(200, task_body(task), headers)
