@@ -354,3 +354,14 @@ def test_help_documents_the_exit_codes_and_the_configuration(capsys):
     for line in ("0  done", "1  refused or failed", "2  usage", "3  finished with some keys not deleted",
                  "4  still running", "5  cannot reach or authenticate", "config.toml", "--local", "ERASER_URL"):
         assert line in text
+
+
+@pytest.mark.parametrize("argv", [["rm", "photos", "a.txt", "--dry-run"], ["purge", "photos", "--dry-run"],
+                                  ["delete-bucket", "photos", "--dry-run"], ["trash", "purge-all", "--dry-run"],
+                                  ["s3", "rm", "photos", "a.txt", "--dry-run"], ["task", "receipt", "t1"]])
+def test_dry_runs_and_receipts_are_refused_as_not_offered_yet_and_send_nothing(server, capsys, argv):
+    code, _, err = run(server, capsys, *argv, "--yes") if argv[0] != "task" else run(server, capsys, *argv)
+
+    assert code == 2
+    assert "does not offer" in err and "nothing was sent" in err
+    assert server.sent() == []
