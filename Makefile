@@ -7,7 +7,7 @@ SAM := $(SAM_VENV)/bin/sam
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test unit e2e e2e-seaweedfs reliability lint format typecheck validate build invoke bench bench-smoke admin clean
+.PHONY: help run test unit e2e e2e-seaweedfs reliability lint format typecheck validate build invoke bench bench-smoke admin clean chromium
 
 help:
 	@echo "make run        start the whole service locally (embedded AWS backend, http://127.0.0.1:$${PORT:-3000})"
@@ -35,7 +35,14 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
-venv: $(VENV)/.installed $(SAM_VENV)/.installed
+venv: $(VENV)/.installed $(SAM_VENV)/.installed chromium
+
+# The /docs page test drives Debian's chromium through Playwright. Installed where this user can (root with apt-get);
+# elsewhere that one test skips and says so. CI installs it (.ci/run).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium is not installed (apt-get install -y chromium): the /docs browser test will skip"
 
 run: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/python -m local.run --port $${PORT:-3000} --backend $${BACKEND:-moto}

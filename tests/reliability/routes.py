@@ -51,6 +51,9 @@ class World:
 
 
 VICTIM = "victim.txt"
+# The docs: served to anyone, naming no organization's resource. The cross-organization matrix has nothing to ask
+# of them; the hostile battery still sends them its input (and any credentials: they must change nothing).
+PUBLIC_ROUTE_IDS = {"GET /docs", "GET /docs/{asset}", "GET /openapi.yaml"}
 TRASHED = "trashed.txt"
 
 
@@ -99,6 +102,9 @@ def request_for(route: Route, world: World) -> Request:
                                           json_body({"bucket": world.trash_bucket, "keys": [TRASHED]})),
         "POST /organizations/organization/trash_objects/purge_all": Request(
             "POST", {}, [], json_headers, json_body({"organization": {"id": world.organization_id}})),
+        "GET /docs": Request("GET", {}),
+        "GET /docs/{asset}": Request("GET", {"asset": "docs.js"}),
+        "GET /openapi.yaml": Request("GET", {}),
     }
     return requests[route.id]
 

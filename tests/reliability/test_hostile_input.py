@@ -21,6 +21,7 @@ import pytest
 from tests.reliability.backend_state import changes, poll_task, snapshot
 from tests.reliability.conftest import Figures, ReliableStack, is_refusal, is_server_error
 from tests.reliability.routes import (
+    PUBLIC_ROUTE_IDS,
     TRASHED,
     VICTIM,
     Request,
@@ -73,6 +74,7 @@ PATH_VALUES = {
     "key": [f"{VICTIM}%00", "%ff%fe", "k" * 2_000],
 }
 PATH_VALUES["bucket_identifier"] = PATH_VALUES["bucket"]
+PATH_VALUES["asset"] = ["%00", "%ff%fe", "..%2Fapp.py", "..%2F..%2Fopenapi%2Feraser.yaml", "%2E%2E", "a" * 3_000]
 
 
 def path_cases(route: Route, base: Request) -> list[Case]:
@@ -144,6 +146,10 @@ def json_body_cases(base: Request, valid: dict[str, Any], list_field: str, list_
 
 def route_cases(route: Route, world: World) -> list[Case]:
     base = request_for(route, world)
+    if route.id in PUBLIC_ROUTE_IDS:
+        # Served whatever the credentials: every case must answer without a 5xx and change nothing.
+        return [replace(case, expect=HARMLESS) for case in credential_cases(base)] + path_cases(route, base) + [
+            Case("repeated unknown parameter", replace(base, query=[("x", "1"), ("x", "2")]), HARMLESS)]
     cases = credential_cases(base) + path_cases(route, base)
     if route.id == "DELETE /s3/{bucket}/{key+}":
         cases += s3_cases(base)

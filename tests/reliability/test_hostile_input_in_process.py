@@ -20,7 +20,7 @@ KNOWN_DEFECTS: dict[str, str] = {}
 def path_parameters(route: Route, tenant: Tenant) -> dict[str, str]:
     # DeleteObject ignores a body, as S3 does: its request names a key that does not exist.
     values = {"bucket": tenant.bucket.name, "bucket_identifier": tenant.bucket.name, "key": "not-there.txt",
-              "task_id": "task_0000000000000000"}
+              "task_id": "task_0000000000000000", "asset": "docs.js"}
     return {name: values[name] for name in route.parameters}
 
 
