@@ -4,6 +4,7 @@ refusal of a query next to a body that says what to act on (``?bucket=a`` with `
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -203,3 +204,22 @@ def test_bulk_delete_refuses_a_bucket_in_the_body_next_to_the_query_s(trashed: T
     response = _bulk(trashed, json.dumps({"bucket": "bin", "object_keys": ["victim.txt"], "path": []}))
     assert response["statusCode"] == 400, response["body"]
     assert _everything(trashed) == before
+
+
+# --- page tokens: JSON too, from the client ---------------------------------------------------------------------------
+def _token(document: str) -> str:
+    return base64.urlsafe_b64encode(document.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def test_a_page_token_that_is_hostile_json_is_the_trash_400(trashed: Tenant) -> None:
+    bucket_id = trashed.extra_buckets["bin"].id
+    forged = {"b": bucket_id, "v": "null", "t": 0, "m": False, "r": False}
+    for token in (_token("[" * 3_000 + "]" * 3_000), _token('{"t": ' + HUGE + "}"),
+                  _token(json.dumps({**forged, "k": "trashed.txt\x00"})),
+                  _token(json.dumps({**forged, "k": "\x01"})),
+                  _token(json.dumps({**forged, "k": "a"})[:-1] + ', "k": "b"}')):
+        event = api_event("GET", "/v1/trash", query={"bucket": "bin", "page_token": token}, headers=trashed.headers)
+        response = invoke("list_trash", event)
+        assert_matches_openapi(response, "GET", "/v1/trash")
+        assert response["statusCode"] == 400, response["body"]
+        assert response_json(response)["error"]["code"] == "invalid_page_token"
