@@ -72,6 +72,35 @@ def _proxy_headers(flask_request: Any, port: int, sam_headers: dict[str, list[st
     return headers
 
 
+class _WithoutBody:
+    """A Flask request whose body reads as empty, for SAM's event constructor; everything else is the request's."""
+
+    def __init__(self, request: Any) -> None:
+        self._request = request
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+    def get_data(self, *args: Any, **kwargs: Any) -> bytes:
+        return b""
+
+
+def _read_body(flask_request: Any) -> bytes:
+    """The request's body (cached for SAM's event constructor). A malformed chunked body is API Gateway's 400 before
+    any function runs; werkzeug raises ``OSError`` on it, which SAM would answer with 502."""
+    from werkzeug.exceptions import BadRequest, HTTPException
+
+    try:
+        return bytes(flask_request.get_data(cache=True))
+    except (OSError, ValueError, HTTPException) as error:
+        LOG.info("malformed request body: %s", error)
+        from flask import Response
+
+        response = Response(json.dumps({"message": "Bad Request"}), status=400, mimetype="application/json",
+                            headers={"Connection": "close"})
+        raise BadRequest(response=response) from error
+
+
 def api_service(runner: Runner, stage: str, host: str, port: int, template: Path = TEMPLATE) -> Any:
     """SAM CLI's API Gateway emulation of every ``Api`` event of the template, invoking ``runner``."""
     from samcli.lib.providers.api_provider import ApiProvider
@@ -85,7 +114,14 @@ def api_service(runner: Runner, stage: str, host: str, port: int, template: Path
         ``path`` and a constant user agent in ``identity``, and sees headers through werkzeug."""
 
         def _generate_lambda_event(self, flask_request: Any, route: Any, method: str, endpoint: str) -> dict[str, Any]:
-            event: dict[str, Any] = super()._generate_lambda_event(flask_request, route, method, endpoint)
+            body = _read_body(flask_request)
+            try:
+                event: dict[str, Any] = super()._generate_lambda_event(flask_request, route, method, endpoint)
+            except UnicodeDecodeError:
+                # SAM answers 502 to a text body that is not UTF-8, before any function runs; API Gateway hands it
+                # to the function, which must refuse it itself. Passed base64-encoded, the bytes arrive unchanged.
+                event = super()._generate_lambda_event(_WithoutBody(flask_request), route, method, endpoint)
+                event.update(body=base64.b64encode(body).decode("ascii"), isBase64Encoded=True)
             context = event.get("requestContext") or {}
             if "resourcePath" in context:
                 now = datetime.now(UTC)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import mixpeek
-from eraser.api.http import build_resolver, headers_of
+from eraser.api.http import build_resolver, headers_of, refuse_all_but_the_path
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
@@ -21,6 +21,7 @@ app = build_resolver(mixpeek.error_response)
 def delete_bucket(bucket_identifier: str) -> Response:
     headers = headers_of(app.current_event)
     principal = authenticate(headers, Scope.BUCKETS_DELETE)
+    refuse_all_but_the_path(app.current_event)
     enforce_rate_limit(LimitedOperation.DELETE_BUCKET, principal)
     task = submit_bucket_deletion(principal, bucket_identifier, idempotency_key=headers.get("idempotency-key"),
                                   lambda_context=app.lambda_context)

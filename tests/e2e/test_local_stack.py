@@ -11,6 +11,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from local.template import load_template, resources_of_type
@@ -245,6 +246,7 @@ def lambda_handler(event, context):
 EMULATION_SCRIPT = r"""
 import base64, http.client, json, os, socket, sys, threading, time
 from pathlib import Path
+from typing import Any
 from local.backend import free_port
 from local.run import api_service
 from local.runner import Runner, function_specs
@@ -264,12 +266,14 @@ def drive():
         except OSError:
             time.sleep(0.05)
     results = {}
-    for name, (method, path, headers) in requests.items():
+    for name, (method, path, headers, *body) in requests.items():
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         connection.putrequest(method, path, skip_accept_encoding=True)
         for header, value in headers:
             connection.putheader(header, value)
         connection.endheaders()
+        if body:
+            connection.send(base64.b64decode(body[0]))
         response = connection.getresponse()
         results[name] = {"status": response.status, "cookies": response.headers.get_all("Set-Cookie") or [],
                          "content_type": response.getheader("Content-Type"),
@@ -283,13 +287,23 @@ service.run()
 """
 
 
-def test_api_gateway_emulation_is_faithful(tmp_path: Path) -> None:
+def emulate(tmp_path: Path, requests: dict[str, list[Any]]) -> dict[str, Any]:
+    """Each request (method, path, [header, value] pairs, optionally the raw bytes after the headers, base64) sent
+    to the emulation of EMULATION_TEMPLATE: status, cookies, content type and body (base64) of each answer."""
     for name, code in FUNCTIONS.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "app.py").write_text(code)
     template = tmp_path / "template.yaml"
     template.write_text(EMULATION_TEMPLATE.format(root=tmp_path))
-    requests = {
+    completed = subprocess.run([str(SAM_PYTHON), "-c", EMULATION_SCRIPT, str(template), sys.executable,  # noqa: S603
+                                json.dumps(requests)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results: dict[str, Any] = json.loads(completed.stdout.splitlines()[-1])
+    return results
+
+
+def test_api_gateway_emulation_is_faithful(tmp_path: Path) -> None:
+    requests: dict[str, list[Any]] = {
         "echo": ["GET", "/echo/dir/%C3%A9t%C3%A9%20x.txt?x=1&x=2&y=",
                  [["X-Api-Key", "k"], ["x-lower-case", "v"], ["X-Twice", "1"], ["X-Twice", "2"]]],
         "again": ["DELETE", "/echo/a", []],
@@ -298,10 +312,7 @@ def test_api_gateway_emulation_is_faithful(tmp_path: Path) -> None:
         "slow": ["GET", "/slow", []],
         "unknown": ["GET", "/nope", []],
     }
-    completed = subprocess.run([str(SAM_PYTHON), "-c", EMULATION_SCRIPT, str(template), sys.executable,  # noqa: S603
-                                json.dumps(requests)], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results = json.loads(completed.stdout.splitlines()[-1])
+    results = emulate(tmp_path, requests)
 
     echo = results["echo"]
     assert echo["status"] == 201 and echo["cookies"] == ["a=1", "b=2"]
@@ -328,3 +339,31 @@ def test_api_gateway_emulation_is_faithful(tmp_path: Path) -> None:
         assert results[failure]["status"] == 502, failure
         assert json.loads(base64.b64decode(results[failure]["body"])) == {"message": "Internal server error"}
     assert results["unknown"]["status"] == 403
+
+
+def test_the_emulation_hands_any_body_to_the_function_as_api_gateway_does(tmp_path: Path) -> None:
+    """A text body that is not UTF-8 reaches the function base64-encoded (SAM alone answers 502 before any function
+    runs); a malformed chunked body is a 400 from the gateway (werkzeug raises, SAM alone answers 502)."""
+    not_utf8 = b'{"keys": ["\xff\xfe"]}\x00\x80'
+    utf8 = '{"keys": ["été"]}'.encode()
+
+    def sent(body: bytes, *headers: list[str]) -> list[Any]:
+        return ["POST", "/echo/x", [["Content-Type", "application/json"], *headers],
+                base64.b64encode(body).decode()]
+
+    results = emulate(tmp_path, {
+        "not utf-8": sent(not_utf8, ["Content-Length", str(len(not_utf8))]),
+        "utf-8": sent(utf8, ["Content-Length", str(len(utf8))]),
+        "chunked": sent(b"4\r\nab\xffc\r\n0\r\n\r\n", ["Transfer-Encoding", "chunked"]),
+        "malformed chunked": sent(b"zz\r\nabc\r\n0\r\n\r\n", ["Transfer-Encoding", "chunked"]),
+    })
+
+    event = json.loads(base64.b64decode(results["not utf-8"]["body"]))
+    assert results["not utf-8"]["status"] == 201
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == not_utf8
+    event = json.loads(base64.b64decode(results["utf-8"]["body"]))
+    assert event["isBase64Encoded"] is False and event["body"] == utf8.decode()
+    event = json.loads(base64.b64decode(results["chunked"]["body"]))
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"ab\xffc"
+    assert results["malformed chunked"]["status"] == 400
+    assert json.loads(base64.b64decode(results["malformed chunked"]["body"])) == {"message": "Bad Request"}

@@ -6,8 +6,9 @@ compared before and after each request: no request answers a 5xx, and none that 
 
 Each case says what it expects: ``REFUSED`` (a 4xx, or S3's 501 NotImplemented, and nothing changed), or
 ``HARMLESS`` (whatever the answer short of a 5xx, nothing changed: it names nothing that exists, or is malformed in
-a way whose right answer is not settled). Requests the local HTTP emulation cannot carry (a body that is not UTF-8)
-are sent straight to the handlers in test_hostile_input_in_process.py."""
+a way whose right answer is not settled). A body that is not UTF-8 is sent both over HTTP (the local emulation passes
+it base64-encoded, as API Gateway passes what it cannot take for text) and straight to every handler in
+test_hostile_input_in_process.py."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from tests.reliability.routes import (
 REFUSED, HARMLESS = "refused", "harmless"
 DEEP = 1_000
 HUGE_INTEGER = "9" * 5_000
+NOT_UTF8 = b'\xff\xfe{"\xc3\x28": ["\x80"]}'
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ def json_body_cases(base: Request, valid: dict[str, Any], list_field: str, list_
         "a string": '"x"', "empty object": "{}", "nested 1,000 deep": json.dumps(valid)[:-1] + ', "x": ' + deep(DEEP) + "}",
         "list nested 1,000 deep": json.dumps({**valid, list_field: "LIST"}).replace('"LIST"', deep(DEEP)),
         "5,000-digit integer": json.dumps(valid)[:-1] + f', "n": {HUGE_INTEGER}' + "}",
+        "not UTF-8": json.dumps(valid).encode()[:-1] + b', "\xff": "\xc3\x28"}', "not UTF-8 at all": NOT_UTF8,
         "5,000-digit integer in the list": json.dumps({**valid, list_field: "LIST"}).replace(
             '"LIST"', f"[{HUGE_INTEGER}]"),
         "list as a string": json.dumps({**valid, list_field: valid[list_field][0]}),
@@ -175,6 +178,7 @@ def route_cases(route: Route, world: World) -> list[Case]:
                            "nested 1,000 deep": '{"organization": ' + deep(DEEP) + "}",
                            "5,000-digit id": '{"organization": {"id": ' + HUGE_INTEGER + "}}",
                            "5,000-digit extra": json.dumps(valid)[:-1] + f', "n": {HUGE_INTEGER}' + "}",
+                           "not UTF-8": NOT_UTF8,
                            "NUL id": json.dumps({"organization": {"id": world.organization_id + "\x00"}}),
                            "unknown id": json.dumps({"organization": {"id": "org_nope"}})}.items():
             cases.append(Case(name, with_body(base, body), REFUSED))

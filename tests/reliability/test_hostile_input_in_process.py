@@ -1,5 +1,5 @@
-"""What the local HTTP emulation cannot carry (it answers 502 itself to a body that is not UTF-8, before any function
-runs), sent straight to each route's handler as API Gateway would: a base64 body that is not UTF-8. No handler
+"""A body that is not UTF-8, sent straight to each route's handler base64-encoded, as API Gateway passes what it cannot
+take for text (the local emulation does the same over HTTP; test_hostile_input.py sends it that way too). No handler
 answers a 5xx, and the tenant's objects are unchanged."""
 
 from __future__ import annotations

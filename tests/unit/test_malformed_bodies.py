@@ -4,9 +4,11 @@ refusal of a query next to a body that says what to act on (``?bucket=a`` with `
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
@@ -15,7 +17,7 @@ from eraser.api import trash as trash_api
 from eraser.errors import MalformedJson
 from eraser.tenancy import BucketConfiguration
 from tests.openapi_check import assert_matches_openapi
-from tests.support import Tenant, api_event, invoke, response_json
+from tests.support import AwsStack, Tenant, api_event, invoke, response_json
 
 DEEP = "[" * 1_000 + "]" * 1_000
 HUGE = "9" * 5_000
@@ -83,7 +85,9 @@ def _restore(tenant: Tenant, body: str | bytes, query: dict[str, str] | None = N
 
 
 def _purge_all(tenant: Tenant, body: str | bytes, query: dict[str, str] | None = None) -> dict[str, Any]:
-    return invoke("trash_purge_all", api_event("POST", PURGE_ALL, query=query, headers=tenant.headers, body=body))
+    response = invoke("trash_purge_all", api_event("POST", PURGE_ALL, query=query, headers=tenant.headers, body=body))
+    assert_matches_openapi(response, "POST", PURGE_ALL)
+    return response
 
 
 @pytest.fixture
@@ -203,3 +207,65 @@ def test_bulk_delete_refuses_a_bucket_in_the_body_next_to_the_query_s(trashed: T
     response = _bulk(trashed, json.dumps({"bucket": "bin", "object_keys": ["victim.txt"], "path": []}))
     assert response["statusCode"] == 400, response["body"]
     assert _everything(trashed) == before
+
+
+# --- page tokens: JSON too, from the client ---------------------------------------------------------------------------
+def _token(document: str) -> str:
+    return base64.urlsafe_b64encode(document.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def test_a_page_token_that_is_hostile_json_is_the_trash_400(trashed: Tenant) -> None:
+    bucket_id = trashed.extra_buckets["bin"].id
+    forged = {"b": bucket_id, "v": "null", "t": 0, "m": False, "r": False}
+    for token in (_token("[" * 3_000 + "]" * 3_000), _token('{"t": ' + HUGE + "}"),
+                  _token(json.dumps({**forged, "k": "trashed.txt\x00"})),
+                  _token(json.dumps({**forged, "k": "\x01"})),
+                  _token(json.dumps({**forged, "k": "a"})[:-1] + ', "k": "b"}')):
+        event = api_event("GET", "/v1/trash", query={"bucket": "bin", "page_token": token}, headers=trashed.headers)
+        response = invoke("list_trash", event)
+        assert_matches_openapi(response, "GET", "/v1/trash")
+        assert response["statusCode"] == 400, response["body"]
+        assert response_json(response)["error"]["code"] == "invalid_page_token"
+
+
+# --- a purge or bucket deletion takes what it destroys from its path alone -------------------------------------------
+def _tasks_recorded(stack: AwsStack) -> int:
+    table = boto3.resource("dynamodb").Table(stack.environment["TASKS_TABLE"])
+    return int(table.scan(Select="COUNT")["Count"])
+
+
+def _purge(tenant: Tenant, body: str | bytes | None, query: dict[str, str] | None) -> dict[str, Any]:
+    response = invoke("purge_bucket", api_event("DELETE", "/storage/obj/{bucket}/purge", {"bucket": "photos"},
+                                                query=query, headers=tenant.headers, body=body))
+    assert_matches_openapi(response, "DELETE", "/storage/obj/{bucket}/purge")
+    return response
+
+
+def _delete_bucket(tenant: Tenant, body: str | bytes | None, query: dict[str, str] | None) -> dict[str, Any]:
+    response = invoke("delete_bucket", api_event("DELETE", "/v1/buckets/{bucket_identifier}",
+                                                 {"bucket_identifier": "photos"}, query=query, headers=tenant.headers,
+                                                 body=body))
+    assert_matches_openapi(response, "DELETE", "/v1/buckets/{bucket_identifier}")
+    return response
+
+
+@pytest.mark.parametrize(("body", "query"), [
+    (json.dumps({"object_keys": ["victim.txt"], "path": []}), None), (json.dumps({"bucket": "bin"}), None),
+    (NOT_UTF8, None), (None, {"bucket": "bin"}), (None, {"object_keys": "victim.txt"})],
+    ids=["a key list", "another bucket in the body", "not UTF-8", "another bucket in the query", "keys in the query"])
+@pytest.mark.parametrize(("route", "status"), [(_purge, 400), (_delete_bucket, 422)], ids=["purge", "delete bucket"])
+def test_a_purge_or_bucket_deletion_with_a_body_or_a_query_is_refused_and_starts_nothing(
+        stack: AwsStack, trashed: Tenant, route: Any, status: int, body: str | bytes | None,
+        query: dict[str, str] | None) -> None:
+    before = _everything(trashed)
+    response = route(trashed, body, query)
+    assert response["statusCode"] == status, response["body"]
+    assert _tasks_recorded(stack) == 0
+    assert _everything(trashed) == before
+
+
+@pytest.mark.parametrize("body", [None, "", "  "])
+def test_a_purge_without_a_body_still_starts(stack: AwsStack, trashed: Tenant, body: str | None) -> None:
+    response = _purge(trashed, body, None)
+    assert response["statusCode"] == 200, response["body"]
+    assert _tasks_recorded(stack) > 0  # the task and its records: what the refusals above never write

@@ -72,15 +72,26 @@ def _refuse_repeated_query(app: APIGatewayRestResolver, next_middleware: NextMid
 
 
 def refuse_query(event: APIGatewayProxyEvent) -> None:
-    """For a destructive route that takes everything it acts on from its body: any query parameter is refused.
+    """For a destructive route that takes everything it acts on from its body or path: any query parameter is refused.
     ``POST /v1/trash/restore?bucket=a`` with ``{"bucket": "b", ...}`` names two buckets; acting on either would be a
     guess, and ignoring the query would act on what the client may not have meant."""
     names = sorted((event.multi_value_query_string_parameters or {}).keys() | (event.query_string_parameters or {}).keys())
     if names:
-        raise ValidationFailed("This request takes what it acts on from its body only; query parameters are not "
-                               "accepted: " + ", ".join(f"'{name}'" for name in names),
-                               [{"loc": ["query", name], "msg": "Not accepted: the body says what to act on",
+        raise ValidationFailed("This request takes what it acts on from its body or path only; query parameters are "
+                               "not accepted: " + ", ".join(f"'{name}'" for name in names),
+                               [{"loc": ["query", name], "msg": "Not accepted: it could contradict the request",
                                  "type": "extra_forbidden"} for name in names])
+
+
+def refuse_all_but_the_path(event: APIGatewayProxyEvent) -> None:
+    """For a route whose path alone says what to destroy (a purge, a bucket deletion): a query parameter or a body is
+    refused. ``DELETE /storage/obj/a/purge`` with ``{"object_keys": ["x"]}`` would otherwise empty the whole bucket
+    for a client that meant one key, and ``?bucket=b`` names a second bucket."""
+    refuse_query(event)
+    if body_bytes(event).strip():
+        raise ValidationFailed("This request takes no body: its path says what to act on",
+                               [{"loc": ["body"], "msg": "Not accepted: the path says what to act on",
+                                 "type": "extra_forbidden"}])
 
 
 def _count_answer(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
