@@ -7,11 +7,13 @@ SAM := $(SAM_VENV)/bin/sam
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test unit e2e reliability lint format typecheck validate build invoke bench bench-smoke admin clean
+.PHONY: help run test unit e2e e2e-seaweedfs reliability lint format typecheck validate build invoke bench bench-smoke admin clean
 
 help:
 	@echo "make run        start the whole service locally (embedded AWS backend, http://127.0.0.1:$${PORT:-3000})"
+	@echo "                BACKEND=seaweedfs make run: S3 on SeaweedFS, the rest on moto"
 	@echo "make test       run every test (unit, e2e, then the reliability suite)"
+	@echo "make e2e-seaweedfs  the e2e contract tests with SeaweedFS as the stack's S3"
 	@echo "make reliability  the reliability suite alone: faults between functions and AWS, hostile input, cross-org"
 	@echo "make lint       ruff and mypy"
 	@echo "make validate   sam validate and sam validate --lint"
@@ -36,7 +38,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 venv: $(VENV)/.installed $(SAM_VENV)/.installed
 
 run: $(VENV)/.installed $(SAM_VENV)/.installed
-	$(SAM_VENV)/bin/python -m local.run --port $${PORT:-3000}
+	$(SAM_VENV)/bin/python -m local.run --port $${PORT:-3000} --backend $${BACKEND:-moto}
 
 # Every test: unit and e2e, then the reliability suite in a session of its own (its stack has a fault proxy).
 test: $(VENV)/.installed $(SAM_VENV)/.installed
@@ -48,6 +50,10 @@ unit: $(VENV)/.installed
 
 e2e: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+# The same e2e contract tests with SeaweedFS, a real S3 implementation, in place of moto's S3.
+e2e-seaweedfs: $(VENV)/.installed $(SAM_VENV)/.installed
+	ERASER_E2E_BACKEND=seaweedfs $(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 reliability: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m pytest -q tests/reliability $(PYTEST_ARGS)

@@ -88,17 +88,42 @@ def moto_server(host: str = "127.0.0.1") -> Iterator[str]:
             process.wait()
 
 
+BACKENDS = ("moto", "seaweedfs")
+
+
+def backend_name() -> str:
+    """``ERASER_LOCAL_BACKEND`` (``make run`` sets it from ``BACKEND``): ``moto`` (default) or ``seaweedfs``."""
+    name = os.environ.get("ERASER_LOCAL_BACKEND", "").strip().lower() or "moto"
+    if name not in BACKENDS:
+        raise RuntimeError(f"unknown backend '{name}': choose one of {', '.join(BACKENDS)}")
+    return name
+
+
 @contextlib.contextmanager
-def backend() -> Iterator[tuple[str, dict[str, str]]]:
-    """The endpoint URL and the AWS variables every process of the stack gets."""
+def backend(name: str | None = None) -> Iterator[tuple[str, dict[str, str]]]:
+    """The endpoint URL and the AWS variables every process of the stack gets. With ``seaweedfs``, S3 alone goes to
+    a SeaweedFS server (``AWS_ENDPOINT_URL_S3``, which botocore prefers to ``AWS_ENDPOINT_URL`` for S3 clients) and
+    the rest to moto."""
+    name = name or backend_name()
     external = os.environ.get("AWS_ENDPOINT_URL")
-    if external:
+    if external and name == "moto":
         credentials = {name: os.environ[name] for name in CREDENTIAL_VARIABLES if name in os.environ}
         yield external, {"AWS_ENDPOINT_URL": external, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
                          **(credentials or FAKE_CREDENTIALS)}
         return
-    with moto_server() as url:
-        yield url, {"AWS_ENDPOINT_URL": url, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, **FAKE_CREDENTIALS}
+    with contextlib.ExitStack() as servers:
+        url = external or servers.enter_context(moto_server())
+        environment = {"AWS_ENDPOINT_URL": url, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+                       **FAKE_CREDENTIALS}
+        if name == "seaweedfs":
+            from local.seaweedfs import ACCESS_KEY_ID, SECRET_ACCESS_KEY, seaweedfs_server
+
+            s3_url = servers.enter_context(seaweedfs_server(project_python()))
+            # moto takes any credentials; SeaweedFS only its identity's, and none with a session token.
+            environment = {"AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL_S3": s3_url, "AWS_REGION": REGION,
+                           "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+                           "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY}
+        yield url, environment
 
 
 @dataclass

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local.backend import Stack, backend, provision_stack
+from local.backend import BACKENDS, Stack, backend, backend_name, provision_stack
 from local.event_sources import EventSources, sources_from_template
 from local.runner import Runner
 from local.template import ROOT, TEMPLATE
@@ -112,7 +112,7 @@ def api_service(runner: Runner, stage: str, host: str, port: int, template: Path
     return service
 
 
-def state_document(stack: Stack, demo: dict[str, Any], url: str) -> dict[str, Any]:
+def state_document(stack: Stack, demo: dict[str, Any], url: str, backend_kind: str = "moto") -> dict[str, Any]:
     bucket = demo["bucket"]["name"]
     return {
         "pid": os.getpid(),
@@ -122,6 +122,8 @@ def state_document(stack: Stack, demo: dict[str, Any], url: str) -> dict[str, An
         "demo": demo,
         "curl": f"curl -i -X DELETE -H 'X-Api-Key: {demo['api_key']}' {url}/s3/{bucket}/hello.txt",
         "endpoint_url": stack.endpoint_url,
+        "s3_endpoint_url": stack.aws_environment.get("AWS_ENDPOINT_URL_S3", stack.endpoint_url),
+        "backend": backend_kind,
         "region": stack.aws_environment["AWS_REGION"],
         "stage": stack.stage,
         "jwt_secret": stack.jwt_secret,
@@ -144,7 +146,8 @@ def _announce_when_listening(host: str, port: int, state_file: Path, document: d
             break
         time.sleep(0.05)
     _write_atomically(state_file, document)
-    print(f"\nEraser is running on {document['url']} (backend {document['endpoint_url']})\n"
+    s3 = "" if document["s3_endpoint_url"] == document["endpoint_url"] else f", S3 on {document['s3_endpoint_url']}"
+    print(f"\nEraser is running on {document['url']} (backend {document['endpoint_url']}{s3})\n"
           f"Demo API key: {document['api_key']}\n"
           f"Try:  {document['curl']}\n"
           f"State: {state_file}   Stop: Ctrl+C\n", flush=True)
@@ -158,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.run", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--backend", choices=BACKENDS, default=backend_name(),
+                        help="moto for everything (default), or seaweedfs for S3 and moto for the rest "
+                             "(or ERASER_LOCAL_BACKEND)")
     parser.add_argument("--stage", default="local", help="names the tables and queues (eraser-STAGE-...)")
     parser.add_argument("--state-file", type=Path,
                         default=Path(os.environ.get("ERASER_LOCAL_STATE") or DEFAULT_STATE_FILE))
@@ -191,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with contextlib.ExitStack() as cleanup:
         try:
-            endpoint_url, aws_environment = cleanup.enter_context(backend())
-            LOG.info("backend %s", endpoint_url)
+            endpoint_url, aws_environment = cleanup.enter_context(backend(args.backend))
+            LOG.info("backend %s (%s)", endpoint_url, args.backend)
             overrides = dict(item.split("=", 1) for item in args.parameter_overrides.split())
             stack = provision_stack(endpoint_url, aws_environment, stage=args.stage, parameter_overrides=overrides)
             demo = stack.seed_demo()
@@ -203,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             sources.start()
             cleanup.callback(sources.stop)
             service = api_service(runner, args.stage, args.host, args.port)
-            document = state_document(stack, demo, f"http://{args.host}:{args.port}")
+            document = state_document(stack, demo, f"http://{args.host}:{args.port}", args.backend)
             cleanup.callback(lambda: args.state_file.unlink(missing_ok=True))
             threading.Thread(target=_announce_when_listening, daemon=True,
                              args=(args.host, args.port, args.state_file, document)).start()

@@ -58,6 +58,7 @@ class ApiError(Exception):
     code: str
     message: str
     body: Any = field(default=None, repr=False)
+    retry_after: int | None = None
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
@@ -91,7 +92,7 @@ def error_from(answer: Answer) -> ApiError:
             code, message = root.findtext("Code") or code, root.findtext("Message") or ""
         except ElementTree.ParseError:
             pass
-    return ApiError(answer.status, code, message, body)
+    return ApiError(answer.status, code, message, body, answer.retry_after)
 
 
 class Eraser:

@@ -1,4 +1,5 @@
-"""Where the API is and which key to send: flags, then ``--local``, then the environment, then a profile.
+"""Where the API is and which key to send: flags (``--url``/``--api-key``, ``--local``, ``--profile``), then the
+environment, then the default profile.
 
 The profile file (``~/.config/eraser/config.toml``, or ``$XDG_CONFIG_HOME/eraser/config.toml``, or ``$ERASER_CONFIG``)
 holds one table per stage::
@@ -47,7 +48,7 @@ class Settings:
     api_key: ApiKey | None
     organization: str | None = None
     organization_id: str | None = None
-    source: str = "flags"
+    source: str = "flags"  # where the URL came from
 
 
 def config_path(environ: dict[str, str]) -> Path:
@@ -103,14 +104,25 @@ def _read_local(environ: dict[str, str]) -> dict[str, Any]:
 
 def resolve(*, url: str | None, api_key: str | None, local: bool, profile: str | None,
             environ: dict[str, str]) -> Settings:
-    layers: list[dict[str, Any]] = [_read_profile(profile or environ.get("ERASER_PROFILE"), environ)]
+    """Flags over the environment over the profile file. A profile named with ``--profile`` is a flag: it beats
+    ``ERASER_URL``/``ERASER_API_KEY``, so an exported variable left over from another stage cannot redirect it; the
+    default profile (``ERASER_PROFILE``, else ``default_profile``) is the fallback under them."""
+    if local and profile:
+        raise ConfigError("--local and --profile name two different APIs: give one")
+    layers: list[dict[str, Any]] = []
+    if not profile:
+        layers.append(_read_profile(environ.get("ERASER_PROFILE"), environ))
     layers.append({"url": environ.get("ERASER_URL"), "api_key": environ.get("ERASER_API_KEY"), "source": "environment"})
+    if profile:
+        layers.append(_read_profile(profile, environ))
     if local:
         layers.append(_read_local(environ))
     layers.append({"url": url, "api_key": api_key, "source": "flags"})
     merged: dict[str, Any] = {}
     for layer in layers:
-        merged.update({name: value for name, value in layer.items() if value})
+        merged.update({name: value for name, value in layer.items() if value and name != "source"})
+        if layer.get("url"):
+            merged["source"] = layer["source"]
     if not merged.get("url"):
         raise ConfigError("no API URL: pass --url, set ERASER_URL, use --local or a profile (eraser --help)")
     return Settings(url=str(merged["url"]).rstrip("/"),

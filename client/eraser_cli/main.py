@@ -23,13 +23,22 @@ EXIT_BY_STATE = {"done": EXIT_DONE, "partial": EXIT_PARTIAL, "failed": EXIT_REFU
                  "running": EXIT_RUNNING}
 
 EPILOG = """\
-configuration (first found wins): --url/--api-key, --local (the running `make run`'s .eraser/local.json),
-ERASER_URL/ERASER_API_KEY, --profile NAME or ERASER_PROFILE or default_profile in ~/.config/eraser/config.toml.
+configuration, first found wins:
+  1. flags: --url / --api-key; --local (the running `make run`'s .eraser/local.json); --profile NAME
+  2. the environment: ERASER_URL, ERASER_API_KEY
+  3. the default profile: ERASER_PROFILE, else default_profile, of ~/.config/eraser/config.toml
+     ($ERASER_CONFIG or $XDG_CONFIG_HOME/eraser/config.toml if set), one table per stage:
+       default_profile = "dev"
+       [profiles.dev]
+       url = "https://abc123.execute-api.us-east-1.amazonaws.com/dev"
+       api_key_env = "ERASER_DEV_KEY"    # or api_key = "erk_..." (keep the file private)
+       organization = "acme"             # the sub domain `trash purge-all` names
 The key is sent in X-Api-Key only and never printed.
 
 destructive commands (rm, purge, delete-bucket, trash purge-all, s3 rm) ask for confirmation on a terminal; with
 stdin not a terminal they refuse unless --yes. purge, delete-bucket and trash purge-all wait with a progress line
-on a terminal (--no-wait to return at once); Ctrl+C stops waiting, the task goes on.
+on a terminal (--no-wait to return at once); Ctrl+C stops waiting, the task goes on. --dry-run and
+`task receipt` are refused (exit 2, nothing sent) until the API offers dry runs and receipts.
 
 exit codes:
   0  done
@@ -66,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = options(defaults=False)
 
+    def dry_run(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="show the plan only (not offered by the server yet)")
+
     def waiting(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--wait", dest="wait", action="store_true", default=None,
                             help="wait for the task with a progress line (default on a terminal)")
@@ -81,14 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("keys", nargs="*", metavar="KEY")
     rm.add_argument("--path", action="append", default=[], metavar="PREFIX", help="a folder; repeatable")
     waiting(rm)
+    dry_run(rm)
 
     purge = commands.add_parser("purge", parents=[common], help="empty a bucket, keep the bucket")
     purge.add_argument("bucket")
     waiting(purge)
+    dry_run(purge)
 
     delete_bucket = commands.add_parser("delete-bucket", parents=[common], help="delete a bucket and its contents")
     delete_bucket.add_argument("bucket")
     waiting(delete_bucket)
+    dry_run(delete_bucket)
 
     trash = commands.add_parser("trash", help="list, restore and purge trash").add_subparsers(
         dest="trash_command", required=True, metavar="ACTION")
@@ -104,11 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     organization.add_argument("--org", help="the organization's sub domain (default: the profile's organization)")
     organization.add_argument("--org-id", help="the organization's id")
     waiting(purge_all)
+    dry_run(purge_all)
 
     task = commands.add_parser("task", help="show, wait for or cancel a task").add_subparsers(
         dest="task_command", required=True, metavar="ACTION")
     for name, text in (("show", "a task's status and counts"), ("wait", "wait for a task with a progress line"),
-                       ("cancel", "stop a task at the next batch boundary")):
+                       ("cancel", "stop a task at the next batch boundary"),
+                       ("receipt", "download and verify a task's receipt (not offered by the server yet)")):
         task.add_parser(name, parents=[common], help=text).add_argument("task_id", metavar="TASK")
 
     s3 = commands.add_parser("s3", help="the S3-compatible endpoint").add_subparsers(
@@ -117,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     s3_rm.add_argument("bucket")
     s3_rm.add_argument("key")
     s3_rm.add_argument("--version-id", help="delete this version permanently")
+    dry_run(s3_rm)
     return parser
 
 
@@ -304,9 +322,18 @@ def _fail(args: argparse.Namespace, code: int, outcome: str, message: str, error
     return code
 
 
+# Dry runs and receipts are promised by the API's next version; until it answers them, the command says so rather
+# than sending the real deletion or a request the server would refuse.
+NOT_OFFERED_YET = "the Eraser API does not offer {} yet; nothing was sent"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "dry_run", False):
+        return _fail(args, EXIT_USAGE, "usage", "--dry-run: " + NOT_OFFERED_YET.format("dry runs"))
+    if getattr(args, "task_command", None) == "receipt":
+        return _fail(args, EXIT_USAGE, "usage", "task receipt: " + NOT_OFFERED_YET.format("receipts"))
     try:
         settings = config.resolve(url=args.url, api_key=args.api_key, local=args.local, profile=args.profile,
                                   environ=dict(os.environ))

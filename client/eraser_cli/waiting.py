@@ -8,12 +8,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from eraser_cli.api import Eraser
+from eraser_cli.api import ApiError, Eraser
 
 TERMINAL_STATUSES = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED"}
 BACKOFF_START_SECONDS = 1
 BACKOFF_MAX_SECONDS = 30
 BAR_WIDTH = 24
+# A throttled poll (429, or 503 SlowDown) is asked again after the Retry-After it names, this many times in a row.
+THROTTLED_POLLS_MAX = 10
 
 sleep = time.sleep  # tests replace it to record how long the client waited without waiting
 
@@ -95,11 +97,20 @@ class StoppedWaiting(Exception):
 def wait_for(api: Eraser, task_id: str, *, display: ProgressDisplay, first_retry_after: int | None = None) -> Outcome:
     delay = first_retry_after
     backoff = BACKOFF_START_SECONDS
+    throttled = 0
     try:
         while True:
             if delay is not None:
                 sleep(delay)
-            answer = api.task(task_id)
+            try:
+                answer = api.task(task_id)
+            except ApiError as error:
+                if error.status not in (429, 503) or error.retry_after is None or throttled >= THROTTLED_POLLS_MAX:
+                    raise
+                throttled += 1
+                delay = error.retry_after
+                continue
+            throttled = 0
             task = answer.json()
             display.show(task)
             outcome = outcome_of(task)

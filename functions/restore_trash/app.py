@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import trash as trash_api
-from eraser.api.http import build_resolver, headers_of, parse_json_body
+from eraser.api.http import build_resolver, headers_of, parse_json_body, refuse_query
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
 from eraser.tenancy import TenancyRepository
@@ -21,6 +21,7 @@ app = build_resolver(trash_api.error_response)
 def restore_from_trash() -> Response:
     event = app.current_event
     principal = authenticate(headers_of(event), Scope.TRASH_RESTORE)
+    refuse_query(event)
     request = parse_json_body(event, RestoreRequest)
     bucket = TenancyRepository().find_bucket(principal.organization.id, request.bucket)
     return trash_api.restore_response(bucket, restore(bucket, principal.organization.account_id, request.keys))

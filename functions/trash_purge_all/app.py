@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import katapult
-from eraser.api.http import build_resolver, headers_of, parse_json_body
+from eraser.api.http import build_resolver, headers_of, parse_json_body, refuse_query
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
@@ -21,6 +21,7 @@ app = build_resolver(katapult.error_response)
 def purge_all_trash_objects() -> Response:
     event = app.current_event
     principal = authenticate(headers_of(event), Scope.TRASH_OBJECTS_PURGE)
+    refuse_query(event)
     request = parse_json_body(event, katapult.PurgeAllTrashRequest)
     enforce_rate_limit(LimitedOperation.PURGE_ALL_TRASH, principal)
     task = purge_all_trash(principal, request.organization.id, request.organization.sub_domain)

@@ -11,7 +11,9 @@ The stack is shared by the whole session: create your own objects (``local_stack
 ``local_stack.admin("create-org", ...)``, rather than relying on the demo objects other tests may delete.
 
 Environment: ``ERASER_E2E_SCHEDULE_SPEEDUP`` (default 60: ``rate(5 minutes)`` fires every 5 s),
-``ERASER_E2E_KEEP_LOG=1`` prints the stack's log path at the end instead of deleting it.
+``ERASER_E2E_KEEP_LOG=1`` prints the stack's log path at the end instead of deleting it,
+``ERASER_E2E_BACKEND=seaweedfs`` (``make e2e-seaweedfs``) runs the stack with SeaweedFS for S3 (moto for the rest);
+a test that relies on moto's own behaviour is marked ``moto_only`` with the reason.
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ class LocalStack:
     - ``organization_id``: the demo organization (sub domain ``demo``, account 123456789012)
     - ``bucket``: the demo bucket's API name (``demo``); ``s3_bucket``: its S3 bucket (``eraser-dev-demo``), seeded
       with ``hello.txt``, ``reports/2024/q1.csv``, ``reports/2024/q2.csv``, ``images/cat.jpg``
-    - ``endpoint_url``: the moto server every function uses; ``client(service)`` is a boto3 client on it
+    - ``endpoint_url``: the moto server every function uses; ``s3_endpoint_url``: the S3 the functions use (the
+      same moto server, or SeaweedFS); ``client(service)`` is a boto3 client on the right one
+    - ``backend``: ``moto`` or ``seaweedfs``
     - ``tables``, ``queues``: logical id -> table name / queue URL
     - ``jwt_secret``: the secret the functions verify bearer tokens with
     - ``environment``: the functions' shared environment (tables, queues, backend), for subprocesses
@@ -82,6 +86,8 @@ class LocalStack:
     bucket: str
     s3_bucket: str
     endpoint_url: str
+    s3_endpoint_url: str
+    backend: str
     tables: dict[str, str]
     queues: dict[str, str]
     jwt_secret: str
@@ -97,7 +103,10 @@ class LocalStack:
         backend the stack's own functions use (the reliability suite's checks go past its fault proxy)."""
         return cls(base_url=state["url"], api_key=state["api_key"], organization_id=state["organization_id"],
                    bucket=state["demo"]["bucket"]["name"], s3_bucket=state["demo"]["bucket"]["s3_bucket"],
-                   endpoint_url=endpoint_url or state["endpoint_url"], tables=state["tables"],
+                   endpoint_url=endpoint_url or state["endpoint_url"],
+                   s3_endpoint_url=state.get("s3_endpoint_url") if state.get("backend") == "seaweedfs"
+                   else endpoint_url or state["endpoint_url"],
+                   backend=state.get("backend", "moto"), tables=state["tables"],
                    queues=state["queues"], jwt_secret=state["jwt_secret"],
                    environment=environment or state["environment"], state=state, log_path=log_path)
 
@@ -107,7 +116,8 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1",
+            endpoint_url = self.s3_endpoint_url if service == "s3" else self.endpoint_url
+            self._clients[service] = boto3.client(service, endpoint_url=endpoint_url, region_name="us-east-1",
                                                   aws_access_key_id="testing", aws_secret_access_key="testing")
         return self._clients[service]
 
@@ -164,12 +174,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def running_local_stack(environment: dict[str, str], *, name: str) -> Iterator[tuple[dict[str, Any], Path]]:
     """``local.run`` on a free port with ``environment`` added to this process's (less ``AWS_ENDPOINT_URL``), until
-    the block ends: its state document and the path of its log."""
+    the block ends: its state document and the path of its log. The backend is ``ERASER_E2E_BACKEND`` unless
+    ``environment`` names one (``ERASER_LOCAL_BACKEND``)."""
     workdir = Path(tempfile.mkdtemp(prefix=f"eraser-{name}-"))
     state_file = workdir / "local.json"
     log_path = workdir / "stack.log"
-    full_environment = {name: value for name, value in os.environ.items() if name != "AWS_ENDPOINT_URL"}
+    full_environment = {name: value for name, value in os.environ.items()
+                        if name not in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")}
     full_environment.update({"ERASER_LOCAL_STATE": str(state_file), "SAM_CLI_TELEMETRY": "0",
+                             "ERASER_LOCAL_BACKEND": e2e_backend(),
                              "ERASER_SCHEDULE_SPEEDUP": os.environ.get("ERASER_E2E_SCHEDULE_SPEEDUP", "60"),
                              **environment})
     with open(log_path, "wb") as log:
@@ -189,6 +202,23 @@ def running_local_stack(environment: dict[str, str], *, name: str) -> Iterator[t
             print(f"\n{name} stack log: {log_path}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def e2e_backend() -> str:
+    return os.environ.get("ERASER_E2E_BACKEND", "").strip().lower() or "moto"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.moto_only("why")``: the test relies on moto (its DLQ redrive, a fresh moto backend, one of its
+    quirks), so it is skipped on another backend, with the reason naming the difference."""
+    backend = e2e_backend()
+    if backend == "moto":
+        return
+    for item in items:
+        marker = item.get_closest_marker("moto_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "relies on moto"
+            item.add_marker(pytest.mark.skip(reason=f"moto only on {backend}: {reason}"))
 
 
 @pytest.fixture(scope="session")

@@ -229,18 +229,7 @@ _NAMING_WORLD = World("org", "plain", "bin", "task")
 CASES = [(route, case) for route in ROUTES if route.id in known_route_ids() for case in route_cases(route, _NAMING_WORLD)]
 
 # Defects other branches fix; each turns into a failure (XPASS, strict) once the fix is merged, and the marker goes.
-_BULK = "DELETE /v1/storage/objects"
-_RESTORE = "POST /v1/trash/restore"
-_PURGE_ALL = "POST /organizations/organization/trash_objects/purge_all"
-_BY_JSONINPUT = "deep JSON, huge integers, NUL and repeated parameters answer 5xx: jsoninput branch"
-KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    **{(route, name): _BY_JSONINPUT for route in (_BULK, _RESTORE) for name in (
-        "nested 1,000 deep", "list nested 1,000 deep", "5,000-digit integer", "5,000-digit integer in the list")},
-    (_RESTORE, "NUL in a key"): _BY_JSONINPUT,
-    (_RESTORE, "control and XML-illegal characters"): _BY_JSONINPUT,
-    ("GET /v1/trash", "query [('bucket', 'bin'), ('page_token', 'W1tbW1tbW1tbW1tbW1"): _BY_JSONINPUT,
-    **{(_PURGE_ALL, name): _BY_JSONINPUT for name in ("nested 1,000 deep", "5,000-digit id", "5,000-digit extra")},
-}
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
 def _param(route: Route, case: Case) -> Any:

@@ -755,6 +755,44 @@ def test_unknown_version_id_on_an_unversioned_bucket_is_204_and_the_object_survi
     assert tenant.keys() == ["doc.txt"]
 
 
+class HeadIgnoresTheVersionId:
+    """A ``before-call`` hook answering every HEAD that names a version as SeaweedFS does on an unversioned bucket:
+    200, describing the current object, with no ``x-amz-version-id``."""
+
+    def __init__(self) -> None:
+        self.answered: list[str] = []
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        version_id = (params.get("query_string") or {}).get("versionId")
+        if version_id is None:
+            return None
+        self.answered.append(version_id)
+        parsed = {"ETag": '"9dd4e461268c8034f5c8564e155c67a6"', "ContentLength": 1,
+                  "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}}}
+        return AWSResponse("https://s3.amazonaws.com", 200, {}, None), parsed
+
+
+@pytest.mark.parametrize("version_id", ["3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", "KC0WuaPTHv7At3olS.BPuH.weAJqMkKJ"])
+def test_a_head_that_ignores_the_version_id_does_not_make_an_unknown_id_delete(tenant, version_id):
+    tenant.put("doc.txt")
+    ignoring = HeadIgnoresTheVersionId()
+    client = aws.s3_single_attempt()
+    client.meta.events.register_first("before-call.s3.HeadObject", ignoring)
+    try:
+        response = delete(tenant, "doc.txt", version_id=version_id)
+        after_unknown = tenant.keys()
+        null_version = delete(tenant, "doc.txt", version_id="null")
+    finally:
+        client.meta.events.unregister("before-call.s3.HeadObject", ignoring)
+    assert ignoring.answered == [version_id, "null"]
+    assert_no_content(response)
+    assert response_header(response, "x-amz-version-id") == version_id
+    assert after_unknown == ["doc.txt"]
+    # A 200 without x-amz-version-id does describe the null version: that one is deleted.
+    assert_no_content(null_version)
+    assert tenant.keys() == []
+
+
 @pytest.mark.parametrize("version_id", ["../../x", "./x", "a/b.c", "a+b_c"])
 def test_path_like_version_id_is_invalid_argument_and_the_object_survives(tenant, versioned, version_id):
     tenant.put("doc.txt")

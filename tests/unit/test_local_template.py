@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import boto3
+from aws_lambda_powertools.shared import constants
 
 from local.event_sources import (
     ScheduleSource,
@@ -64,6 +65,13 @@ def test_function_specs_apply_globals_and_the_function_s_own_settings(stack: Aws
     assert process["_HANDLER"] == "app.lambda_handler"
     assert process["LAMBDA_TASK_ROOT"] == str(ROOT / "functions" / "delete_object")
     assert process["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+
+
+def test_no_function_records_its_responses_in_traces(stack: AwsStack) -> None:
+    # Responses carry key lists and task bodies; the tracer would copy them into X-Ray metadata.
+    for spec in function_specs(stack.resolver, {}, stack.template).values():
+        assert spec.environment.get(constants.TRACER_CAPTURE_RESPONSE_ENV) == "false", spec.logical_id
+        assert spec.environment.get(constants.LOGGER_LOG_EVENT_ENV) == "false", spec.logical_id
 
 
 def test_every_function_s_code_uri_is_a_directory_of_the_repository(stack: AwsStack) -> None:

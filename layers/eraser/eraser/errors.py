@@ -121,6 +121,16 @@ class ValidationFailed(EraserError):
         self.errors = errors or [{"loc": ["body"], "msg": message, "type": "value_error"}]
 
 
+class MalformedJson(ValidationFailed):
+    """A body (or a page token) that is not a JSON document this service will read: not UTF-8, malformed, too deeply
+    nested, a number with too many digits, a member given twice. ``kind`` says which (``json_invalid``,
+    ``json_too_deep``, ``json_number_too_large``, ``json_duplicate_field``, ``body_not_utf8``)."""
+
+    def __init__(self, kind: str, message: str, location: str = "body") -> None:
+        super().__init__(message, [{"loc": [location], "msg": message, "type": kind}])
+        self.kind = kind
+
+
 class InvalidArgument(ValidationFailed):
     """S3's ``InvalidArgument`` (a malformed version id, MFA or header)."""
 

@@ -3,6 +3,8 @@ read headers, and parse a JSON body into a request model."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -15,7 +17,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from eraser.errors import EraserError, NotFound, ValidationFailed
+from eraser import safe_json
+from eraser.errors import EraserError, MalformedJson, NotFound, ValidationFailed
 from eraser.observability import logger, metrics
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -68,6 +71,18 @@ def _refuse_repeated_query(app: APIGatewayRestResolver, next_middleware: NextMid
     return next_middleware(app)
 
 
+def refuse_query(event: APIGatewayProxyEvent) -> None:
+    """For a destructive route that takes everything it acts on from its body: any query parameter is refused.
+    ``POST /v1/trash/restore?bucket=a`` with ``{"bucket": "b", ...}`` names two buckets; acting on either would be a
+    guess, and ignoring the query would act on what the client may not have meant."""
+    names = sorted((event.multi_value_query_string_parameters or {}).keys() | (event.query_string_parameters or {}).keys())
+    if names:
+        raise ValidationFailed("This request takes what it acts on from its body only; query parameters are not "
+                               "accepted: " + ", ".join(f"'{name}'" for name in names),
+                               [{"loc": ["query", name], "msg": "Not accepted: the body says what to act on",
+                                 "type": "extra_forbidden"} for name in names])
+
+
 def _count_answer(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
     # Errors never come back through middlewares (they go to the exception handler), so this counts successes.
     response = next_middleware(app)
@@ -84,17 +99,25 @@ def request_id(event: APIGatewayProxyEvent) -> str:
     return event.request_context.request_id or "local"
 
 
-def body_text(event: APIGatewayProxyEvent) -> str:
-    if event.body is None:
-        return ""
-    return (event.decoded_body if event.is_base64_encoded else event.body) or ""
+def body_bytes(event: APIGatewayProxyEvent) -> bytes:
+    """The body as the client sent it. API Gateway passes a body it does not take for text base64-encoded
+    (``isBase64Encoded``); such a body need not be UTF-8, so it is not decoded here."""
+    if not event.body:
+        return b""
+    if not event.is_base64_encoded:
+        return event.body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(event.body, validate=True)
+    except binascii.Error as error:
+        raise MalformedJson("json_invalid", "The body is not valid base64") from error
 
 
 def parse_json_body(event: APIGatewayProxyEvent, model: type[Model], *, required: bool = True) -> Model:
-    """The JSON body as ``model``: a wrong content type, malformed JSON, a missing body, missing or extra fields and
+    """The JSON body as ``model``: a wrong content type, a missing body, a body that is not a JSON document
+    ``safe_json`` reads (not UTF-8, malformed, too deep, huge numbers, a member twice), missing or extra fields and
     wrong types all raise ``ValidationFailed`` (models forbid extra fields)."""
-    text = body_text(event)
-    if not text.strip():
+    data = body_bytes(event)
+    if not data.strip():
         if not required:
             return model.model_validate({})
         raise ValidationFailed("A JSON request body is required", [{"loc": ["body"], "msg": "Field required",
@@ -104,12 +127,7 @@ def parse_json_body(event: APIGatewayProxyEvent, model: type[Model], *, required
         raise ValidationFailed(f"Content-Type must be application/json, not '{media_type or 'none'}'",
                                [{"loc": ["header", "content-type"], "msg": "Unsupported media type",
                                  "type": "unsupported_media_type"}])
-    try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValidationFailed(f"Malformed JSON: {error}", [{"loc": ["body"], "msg": "Malformed JSON",
-                                                             "type": "json_invalid"}]) from error
-    return validate(model, document, location="body")
+    return validate(model, safe_json.loads(data), location="body")
 
 
 def validate(model: type[Model], data: Any, *, location: str) -> Model:

@@ -165,6 +165,16 @@ def _bypass(value: str) -> bool:
     return text == "true"
 
 
+class VersionNotNamed(Exception):
+    """A HEAD with a ``versionId`` answered 200 about some other version: the backend ignored the id."""
+
+
+def _names_version(requested: str, answered: str | None) -> bool:
+    # S3 echoes the version a HEAD described in x-amz-version-id; an unversioned bucket's object has none (its
+    # version is ``null``).
+    return answered == requested or (requested == "null" and answered in (None, "null"))
+
+
 class S3ObjectVersions:
     """HEAD, version lookup and DELETE of one key in one S3 bucket, S3's failures turned into the domain's errors.
     Each call is retried while ``deadline`` allows (the client itself attempts once)."""
@@ -204,6 +214,8 @@ class S3ObjectVersions:
             if status == 404:
                 return StoredObject(exists=False)
             self._raise_domain_error(error)
+        if version_id is not None and not _names_version(version_id, response.get("VersionId")):
+            raise VersionNotNamed(version_id)
         return StoredObject(
             exists=True,
             etag=response.get("ETag"),
@@ -219,20 +231,29 @@ class S3ObjectVersions:
 
         HEAD first: it carries the Object Lock fields. moto answers it 400 on a bucket whose versioning is not
         Enabled, where S3 accepts ``null`` (and any id once Suspended), and S3 answers 400 to an id it never issued
-        on an unversioned bucket; there the key's versions are listed instead. Object Lock needs versioning Enabled
+        on an unversioned bucket; SeaweedFS ignores the id on an unversioned bucket and describes the current
+        object (200 without ``x-amz-version-id``). In both cases the key's versions are listed instead. Object Lock needs versioning Enabled
         (S3 refuses to suspend it on a lock-enabled bucket), so a listed version carries no lock.
 
         A backend that will not describe a version does not model versions either: moto's DELETE on a Suspended
         bucket drops every version of the key, whichever id it names. So a listed version is only deleted when it is
         the key's only one; otherwise ``BucketStateConflict`` (409), and nothing is deleted."""
         try:
-            return self.head(version_id)
-        except InvalidArgument:
+            described = self.head(version_id)
+        except (InvalidArgument, VersionNotNamed):
             found, versions_of_key = self._listed_version(version_id)
-        if found.exists and versions_of_key > 1:
-            raise BucketStateConflict("This backend cannot delete one of several versions of a key while the "
-                                      "bucket's versioning is not Enabled; nothing was deleted.")
-        return found
+            if found.exists and versions_of_key > 1:
+                raise BucketStateConflict("This backend cannot delete one of several versions of a key while the "
+                                          "bucket's versioning is not Enabled; nothing was deleted.") from None
+            return found
+        if not described.exists:
+            # S3 answers a HEAD of a delete marker by id 405; SeaweedFS answers 404 without x-amz-delete-marker, as
+            # for no version at all. Only the listing tells a marker from nothing (and a DELETE is sent only for
+            # what it shows).
+            listed, _ = self._listed_version(version_id)
+            if listed.is_delete_marker:
+                return listed
+        return described
 
     def _listed_version(self, version_id: str) -> tuple[StoredObject, int]:
         """The version as listed, and how many versions and delete markers the key has."""

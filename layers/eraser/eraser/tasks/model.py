@@ -35,9 +35,6 @@ class TaskStatus(StrEnum):
         return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
-ACTIVE_STATUSES = (TaskStatus.PENDING, TaskStatus.RUNNING)
-
-
 class Phase(StrEnum):
     """Where a running task is: listing pass ``pass_number`` (its chunks may still be deleting), or finalizing."""
 

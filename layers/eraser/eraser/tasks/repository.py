@@ -324,11 +324,6 @@ class TaskRepository:
                                     "SET heartbeat_at = :beat", ExpressionAttributeValues={":n": count,
                                                                                          ":beat": iso(utc_now())})
 
-    def touch(self, task_id: str) -> None:
-        self._table.update_item(Key=task_key(task_id), UpdateExpression="SET heartbeat_at = :beat",
-                                ConditionExpression="attribute_exists(active_status)",
-                                ExpressionAttributeValues={":beat": iso(utc_now())})
-
     def finish(self, task: Task, status: TaskStatus, *, reason: str | None = None,
                bucket_empty_at_end: bool | None = None, bucket_deleted: bool = False) -> Task | None:
         """End an unfinished task (COMPLETED, FAILED or CANCELLED); None if it had already ended."""
@@ -357,10 +352,6 @@ class TaskRepository:
                                      "version = version + :one",
                             "version = :version", {":one": 1, ":beat": iso(now), ":now": now.isoformat(),
                                                    ":version": task.version})
-
-    def set_last_error(self, task_id: str, reason: str) -> None:
-        self._table.update_item(Key=task_key(task_id), UpdateExpression="SET last_error = :reason",
-                                ExpressionAttributeValues={":reason": reason})
 
     # --- the active-tasks index -------------------------------------------------------------------------------------
     def active_task_ids(self, heartbeat_before: datetime | None = None) -> Iterator[str]:

@@ -17,7 +17,6 @@ organization's account as ``ExpectedBucketOwner``.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,9 +25,9 @@ from enum import StrEnum
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
 
-from eraser import aws
-from eraser.errors import InvalidPageToken, TrashNotEnabled, ValidationFailed
-from eraser.storage.keys import MAX_KEY_BYTES, ObjectKey
+from eraser import aws, safe_json
+from eraser.errors import InvalidPageToken, MalformedJson, TrashNotEnabled, ValidationFailed
+from eraser.storage.keys import MAX_KEY_BYTES, ObjectKey, fits_in_xml
 from eraser.storage.listing import ListedVersion, list_versions_page
 from eraser.tenancy import Bucket, Organization
 
@@ -92,10 +91,12 @@ def _decode_token(text: str, bucket: Bucket) -> _PageToken:
         raise invalid
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        token = _PageToken.model_validate(json.loads(raw.decode("utf-8")))
-    except (binascii.Error, ValueError, UnicodeDecodeError, ValidationError) as error:
+        token = _PageToken.model_validate(safe_json.loads(raw))
+    except (ValueError, MalformedJson, ValidationError) as error:
         raise invalid from error
-    if token.b != bucket.id:
+    # Tokens are not signed: one naming a key no S3 listing could carry was not issued here (S3, and moto with a
+    # 500, refuse such a key as a KeyMarker).
+    if token.b != bucket.id or not fits_in_xml(token.k):
         raise invalid
     return token
 
@@ -142,6 +143,7 @@ def list_trash(bucket: Bucket, owner: str, page_token: str | None = None,
 # --- restore ---------------------------------------------------------------------------------------------------------
 class RestoreErrorCode(StrEnum):
     NOT_IN_TRASH = "not_in_trash"
+    UNSUPPORTED_KEY = "unsupported_key"
     ACCESS_DENIED = "access_denied"
     INTERNAL_ERROR = "internal_error"
 
@@ -225,11 +227,18 @@ def _restore_key(s3_bucket: str, owner: str, key: str) -> RestoredKey | RestoreF
 
 def restore(bucket: Bucket, owner: str, keys: Sequence[str]) -> RestoreResult:
     """Restore each key: remove the delete markers that are its newest versions. A key that is live, absent or
-    purged is a per-key error; the others are restored."""
+    purged, or that XML cannot carry, is a per-key error; the others are restored."""
     require_trash(bucket)
     restored: list[RestoredKey] = []
     failures: list[RestoreFailure] = []
     for key in keys:
+        if not fits_in_xml(key):
+            # Finding the key's markers takes a ListObjectVersions by prefix, whose XML answer cannot carry such a
+            # key unencoded (moto answers 500 even with EncodingType=url): refused before any S3 call.
+            failures.append(RestoreFailure(key=key, code=RestoreErrorCode.UNSUPPORTED_KEY,
+                                           message="The key holds characters XML 1.0 cannot carry (control "
+                                                   "characters, U+FFFE, U+FFFF); it cannot be restored here"))
+            continue
         outcome = _restore_key(bucket.s3_bucket, owner, key)
         if isinstance(outcome, RestoredKey):
             restored.append(outcome)
