@@ -29,7 +29,6 @@ from hypothesis_jsonschema import from_schema
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
 from eraser import config
-from eraser.storage.keys import fits_in_xml
 from eraser.tenancy import BucketConfiguration
 from tests.openapi_check import assert_matches_openapi, openapi_document, python_pattern, resolve
 from tests.reliability.routes import template_routes
@@ -46,9 +45,6 @@ TRASH_BUCKET = "bin"
 VALIDATION_STATUSES = {400, 422}
 # Refusals of a schema-valid request that no schema can state, by the error code in the family's body.
 SEMANTIC_REFUSALS = {"invalid_page_token"}
-# Known defects another branch fixes (issue 10, item 4): a trash restore of a key XML cannot carry answers 500 after
-# S3's retries. Such keys are not generated for restore until the fix lands; then this set goes.
-XML_UNSAFE_RESTORE_IS_KNOWN_DEFECT = True
 
 
 # --- the document's schemas, as hypothesis-jsonschema and the validator take them ---------------------------------
@@ -267,13 +263,6 @@ def document_allows(operation: Operation, request: Request) -> bool:
     return True
 
 
-def is_known_defect(operation: Operation, request: Request) -> bool:
-    if not (XML_UNSAFE_RESTORE_IS_KNOWN_DEFECT and operation.path == "/v1/trash/restore"):
-        return False
-    keys = request.body.get("keys") if isinstance(request.body, dict) else None
-    return isinstance(keys, list) and any(isinstance(key, str) and not fits_in_xml(key) for key in keys)
-
-
 def send(operation: Operation, world: World, request: Request) -> dict[str, Any]:
     headers = {**world.tenant.headers, **request.headers}
     body = json.dumps(request.body) if request.has_body else None
@@ -331,7 +320,6 @@ def test_a_request_the_document_allows_is_not_refused_as_invalid_nor_a_5xx(world
     @given(request=valid_requests(operation, world))
     def check(request: Request) -> None:
         assert document_allows(operation, request), "the generator left the document"
-        assume(not is_known_defect(operation, request))
         response = send(operation, world, request)
         status = response["statusCode"]
         assert status < 500, describe(request, response)
@@ -350,7 +338,6 @@ def test_a_request_the_document_does_not_allow_is_a_4xx(world: World, operation:
     @given(request=invalid_requests(operation, world))
     def check(request: Request) -> None:
         allowed = document_allows(operation, request)
-        assume(not is_known_defect(operation, request))
         response = send(operation, world, request)
         status = response["statusCode"]
         assert status < 500, describe(request, response)
