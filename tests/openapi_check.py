@@ -39,6 +39,12 @@ def json_pointer(*parts: str) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
+def python_pattern(pattern: str) -> str:
+    """A document ``pattern`` for Python's ``re``: ECMA-262's ``$`` (JSON Schema's dialect) is the end of the string,
+    Python's also matches before a final newline."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
+
+
 def resolve_at(node: Any, pointer: str) -> tuple[Any, str]:
     """``node`` (found at ``pointer``), or what its local ``$ref`` chain points at, with that target's pointer."""
     for _ in range(20):

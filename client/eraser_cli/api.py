@@ -65,9 +65,11 @@ class ApiError(Exception):
 
     @property
     def is_authentication(self) -> bool:
-        # Every JSON family's 401 and 403 are about the credentials (missing, invalid, scope, organization). The S3
-        # family's AccessDenied is also what S3 answers for an Object Lock refusal, so it reads as a refusal.
-        return (self.status in (401, 403) and self.code != "AccessDenied") or self.code == "ExpiredToken"
+        # Every JSON family's 401 and 403 are about the credentials (missing, invalid, scope, organization), and so
+        # is Katapult's 400 missing_api_token (its page's status). The S3 family's AccessDenied is also what S3
+        # answers for an Object Lock refusal, so it reads as a refusal.
+        return ((self.status in (401, 403) and self.code != "AccessDenied")
+                or self.code in ("ExpiredToken", "missing_api_token"))
 
 
 def error_from(answer: Answer) -> ApiError:

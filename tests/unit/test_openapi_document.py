@@ -3,6 +3,7 @@ match their schemas, and it documents every JSON route the template declares."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.openapi_check import (
     assert_matches_openapi,
     json_pointer,
     openapi_document,
+    python_pattern,
     resolve,
     schema_validator,
 )
@@ -178,3 +180,28 @@ def test_helper_follows_references_to_shared_responses():
     body = '{"success": false, "status": 422, "error": {"message": "m", "type": "ValidationError"}}'
     with pytest.raises(AssertionError, match="'detail' is a required property"):
         assert_matches_openapi(_response(422, body), "DELETE", "/v1/buckets/{bucket_identifier}")
+
+
+# --- the limits the code enforces are the document's ----------------------------------------------------------------
+def test_the_documents_limits_are_the_codes():
+    from eraser.storage.bulk import MAX_OBJECT_KEYS, MAX_PATHS
+    from eraser.storage.keys import MAX_KEY_BYTES
+    from eraser.tasks.service import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
+    from eraser.trash import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_RESTORE_KEYS
+
+    document = openapi_document()
+    schemas = document["components"]["schemas"]
+    idempotency_key = document["components"]["parameters"]["IdempotencyKey"]["schema"]
+    page_size = next(parameter["schema"] for parameter in document["paths"]["/v1/trash"]["get"]["parameters"]
+                     if parameter["name"] == "page_size")
+    bulk = schemas["DeleteObjectsRequest"]["properties"]
+    assert (bulk["object_keys"]["maxItems"], bulk["path"]["maxItems"]) == (MAX_OBJECT_KEYS, MAX_PATHS)
+    assert schemas["ObjectKey"]["x-maxUtf8Bytes"] == schemas["FolderPath"]["x-maxUtf8Bytes"] == MAX_KEY_BYTES
+    assert schemas["TrashRestoreRequest"]["properties"]["keys"]["maxItems"] == MAX_RESTORE_KEYS
+    assert (page_size["maximum"], page_size["default"]) == (MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
+    assert idempotency_key["maxLength"] == MAX_IDEMPOTENCY_KEY_LENGTH
+    for key in ("k", "op-1", "a b", "~" * MAX_IDEMPOTENCY_KEY_LENGTH):
+        assert re.search(python_pattern(idempotency_key["pattern"]), key) and IDEMPOTENCY_KEY_PATTERN.fullmatch(key)
+    for key in ("", " k", "k ", "k\n", "ключ", "~" * (MAX_IDEMPOTENCY_KEY_LENGTH + 1)):
+        in_document = re.search(python_pattern(idempotency_key["pattern"]), key) and len(key) <= idempotency_key["maxLength"]
+        assert not in_document and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key), repr(key)

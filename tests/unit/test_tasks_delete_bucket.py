@@ -146,9 +146,11 @@ def test_unknown_bucket_is_a_mixpeek_404_and_deletes_nothing(stack, tenant, othe
     assert len(other_tenant.keys()) == 2
 
 
-def test_invalid_idempotency_key_is_a_422(stack, tenant, engine):
+@pytest.mark.parametrize("key", ["k" * 256, "", " ", " k", "k\n", "k\x00", "ключ"],
+                         ids=["256 characters", "empty", "a space", "leading space", "newline", "NUL", "not ASCII"])
+def test_invalid_idempotency_key_is_a_422(stack, tenant, engine, key):
     fill(tenant, 2)
-    response = delete_bucket(tenant, "photos", headers={"Idempotency-Key": "k" * 256})
+    response = delete_bucket(tenant, "photos", headers={"Idempotency-Key": key})
     assert response["statusCode"] == 422
     assert response_json(response)["detail"][0]["loc"] == ["header", "idempotency-key"]
     TaskHarness(stack).drain()
