@@ -42,10 +42,12 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
 
 
 def _retry_after(error: errors.EraserError) -> int | None:
-    """Seconds for ``Retry-After``: the rate limit's window, or how soon a request that ran out of time (or whose
-    task could not be queued) may be sent again."""
-    if isinstance(error, (errors.RateLimited, errors.ServiceUnavailable)):
+    """Seconds for ``Retry-After``: the rate limit's window, or how soon a request may be sent again after a 503
+    (every 503 of this family carries one: it ran out of time, or a dependency was unavailable)."""
+    if isinstance(error, errors.RateLimited):
         return error.retry_after
+    if isinstance(error, errors.ServiceUnavailable):
+        return error.retry_after or RETRY_AFTER_SECONDS
     if isinstance(error, errors.TaskQueueingError):
         return RETRY_AFTER_SECONDS
     return None
