@@ -12,6 +12,7 @@ from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
 from eraser.storage.bulk import BulkDeleteQuery, BulkDeleteRequest, bulk_delete
+from eraser.storage.retries import Deadline
 
 app = build_resolver(seahorse.error_response)
 
@@ -24,7 +25,8 @@ def delete_objects() -> Response:
     query = validate(BulkDeleteQuery, event.query_string_parameters or {}, location="query")
     request = parse_json_body(event, BulkDeleteRequest)
     result = bulk_delete(principal.organization, query.bucket, request, requested_by=principal.subject,
-                         before_task=lambda: enforce_rate_limit(LimitedOperation.BULK_DELETE_TASK, principal))
+                         before_task=lambda: enforce_rate_limit(LimitedOperation.BULK_DELETE_TASK, principal),
+                         deadline=Deadline.of(app.lambda_context))
     return seahorse.bulk_delete_response(result)
 
 

@@ -12,11 +12,12 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from eraser import aws, config
-from eraser.storage import bulk
+from eraser.storage import bulk, retries
 from eraser.storage.bulk import (
     AttemptOutcome,
     BulkDeleteRequest,
@@ -26,9 +27,12 @@ from eraser.storage.bulk import (
     plan_deletion,
 )
 from eraser.storage.keys import fits_in_xml, folder_prefix, validate_object_key
+from eraser.storage.retries import Deadline
+from eraser.tasks import get_task
 from eraser.tenancy import BucketConfiguration, OrganizationStatus, TenancyRepository
 from tests.openapi_check import assert_matches_openapi
-from tests.support import api_event, invoke, load_event
+from tests.s3_faults import CountdownContext, throttled_s3
+from tests.support import LambdaContext, api_event, invoke, load_event, response_header
 
 ROUTE = "/v1/storage/objects"
 
@@ -55,15 +59,9 @@ class SpyS3:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def get_paginator(self, operation: str) -> Any:
-        spy, paginator = self, self._client.get_paginator(operation)
-
-        class RecordingPaginator:
-            def paginate(self, **kwargs: Any) -> Any:
-                spy.owners.append((operation, kwargs.get("ExpectedBucketOwner")))
-                return paginator.paginate(**kwargs)
-
-        return RecordingPaginator()
+    def list_objects_v2(self, **kwargs: Any) -> dict[str, Any]:
+        self.owners.append(("list_objects_v2", kwargs.get("ExpectedBucketOwner")))
+        return self._client.list_objects_v2(**kwargs)
 
     def delete_objects(self, **kwargs: Any) -> dict[str, Any]:
         keys = [item["Key"] for item in kwargs["Delete"]["Objects"]]
@@ -92,12 +90,13 @@ class SpyS3:
 @pytest.fixture
 def s3_spy(stack) -> Iterator[SpyS3]:
     spy = SpyS3(stack.s3)
-    original = aws.s3
-    aws.s3 = lambda: spy  # type: ignore[assignment]
+    # Bulk delete calls S3 through the single-attempt client and retries within the invocation's time itself.
+    original = aws.s3_single_attempt
+    aws.s3_single_attempt = lambda: spy  # type: ignore[assignment]
     try:
         yield spy
     finally:
-        aws.s3 = original  # type: ignore[assignment]
+        aws.s3_single_attempt = original  # type: ignore[assignment]
 
 
 @pytest.fixture(autouse=True)
@@ -119,12 +118,12 @@ def sync_limit(stack) -> Iterator[None]:
 
 def bulk_delete_call(tenant, body: Any, *, bucket: str | None = "photos", headers: dict[str, str] | None = None,
                      query: dict[str, str] | None = None, content_type: str | None = "application/json",
-                     ) -> tuple[int, dict[str, Any]]:
+                     context: LambdaContext | None = None) -> tuple[int, dict[str, Any]]:
     """Invoke the function and check the answer against the OpenAPI document; returns (status, body)."""
     parameters = dict(query) if query is not None else ({"bucket": bucket} if bucket is not None else {})
     event = api_event("DELETE", ROUTE, query=parameters, body=body, content_type=content_type,
                       headers=tenant.headers if headers is None else headers)
-    response = invoke("bulk_delete", event)
+    response = invoke("bulk_delete", event, context)
     document = assert_matches_openapi(response, "DELETE", ROUTE)
     return response["statusCode"], document
 
@@ -670,7 +669,7 @@ def test_backoff_is_jittered_and_capped():
     policy = RetryPolicy(base_delay=0.1, max_delay=0.5, sleep=pauses.append)
 
     for retry_number in range(6):
-        policy.pause(retry_number)
+        assert policy.pause_before(retry_number, Deadline.unbounded())
 
     ceilings = [min(0.5, 0.1 * 2**number) for number in range(6)]
     assert all(0 <= pause <= ceiling for pause, ceiling in zip(pauses, ceilings, strict=True))
@@ -701,3 +700,170 @@ def test_keys_xml_cannot_carry():
     assert not fits_in_xml("bell\x07")
     assert not fits_in_xml("carriage\rreturn")
     assert not fits_in_xml("nul\x00")
+
+
+# --- a throttling S3 and the invocation's time -------------------------------------------------------------------------
+# The function's Timeout is 28 s (template.yaml); the fake clock moves only when S3 answers or Eraser waits.
+FUNCTION_MS = 28_000
+
+
+@pytest.fixture
+def clock(monkeypatch) -> CountdownContext:
+    context = CountdownContext(FUNCTION_MS)
+    monkeypatch.setattr(bulk, "PER_KEY_RETRY", RetryPolicy(sleep=context.advance))
+    return context
+
+
+def tasks_recorded() -> list[dict[str, Any]]:
+    return aws.table(config.settings().tasks_table).scan(
+        FilterExpression="sk = :task", ExpressionAttributeValues={":task": "TASK"})["Items"]
+
+
+def assert_answered_in_time(status: int, context: CountdownContext) -> None:
+    # Never a 502: the answer leaves before the function's end, with the time kept to render it.
+    assert status in (200, 202, 503)
+    assert context.get_remaining_time_in_millis() >= 1000
+
+
+def test_listing_throttled_on_every_call_becomes_a_task_before_the_function_ends(tenant, clock, monkeypatch):
+    for number in range(30):
+        tenant.put(f"big/{number:02}")
+    tenant.put("keep.txt")
+
+    with throttled_s3(tenant.s3, clock, monkeypatch, slow_down_operations={"ListObjectsV2"}) as s3:
+        status, document = bulk_delete_call(tenant, {"object_keys": ["keep-too.txt"], "path": ["big"]},
+                                            context=clock)
+
+    assert_answered_in_time(status, clock)
+    assert status == 202
+    assert document["data"] == {"deleted_object_count": 0, "deleted_objects": [], "errors": [],
+                                "task": document["data"]["task"]}
+    assert s3.count("DeleteObjects") == 0 and 1 <= s3.count("ListObjectsV2") <= 8
+    [task] = tasks_recorded()
+    assert task["pk"] == f"TASK#{document['data']['task']['id']}"
+    assert len(tenant.keys()) == 31
+
+
+def test_slow_listing_becomes_a_task_without_listing_every_page(tenant, clock, monkeypatch):
+    # 40 objects in pages of 2, each page 3 s: listing them all would take 60 s; the synchronous limit (10,000) is
+    # never reached, only the listing's time.
+    monkeypatch.setattr(bulk, "LIST_PAGE_SIZE", 2)
+    for number in range(40):
+        tenant.put(f"big/{number:02}")
+
+    with throttled_s3(tenant.s3, clock, monkeypatch) as s3:
+        status, document = bulk_delete_call(tenant, {"object_keys": [], "path": ["big"]}, context=clock)
+
+    assert_answered_in_time(status, clock)
+    assert status == 202 and document["data"]["deleted_object_count"] == 0
+    assert s3.count("ListObjectsV2") < 20 and s3.count("DeleteObjects") == 0
+    assert len(tenant.keys()) == 40
+
+
+def test_keys_throttled_past_the_deadline_go_to_a_task_and_the_answer_lists_what_was_deleted(tenant, clock,
+                                                                                            monkeypatch):
+    keys = [f"k{number}" for number in range(10)]
+    for key in [*keys, "keep.txt"]:
+        tenant.put(key)
+
+    # Each DeleteObjects takes 6 s: three attempts fit, the fourth would not finish in time.
+    with throttled_s3(tenant.s3, clock, monkeypatch, call_seconds=6.0, throttled_keys=set(keys[5:])) as s3:
+        status, document = bulk_delete_call(tenant, {"object_keys": keys, "path": []}, context=clock)
+
+    assert_answered_in_time(status, clock)
+    assert status == 202
+    assert document["data"]["deleted_objects"] == keys[:5]
+    assert document["data"]["deleted_object_count"] == 5 and document["data"]["errors"] == []
+    assert s3.count("DeleteObjects") == 3
+    # Exactly the reported keys are gone; the task has the others, and only them.
+    assert tenant.keys() == sorted([*keys[5:], "keep.txt"])
+    [task] = tasks_recorded()
+    assert task["pk"] == f"TASK#{document['data']['task']['id']}"
+    assert get_task(document["data"]["task"]["id"]).selection.keys == tuple(keys[5:])
+
+
+def test_deletes_throttled_with_no_task_possible_are_503_with_retry_after_and_delete_nothing(tenant, stack, clock,
+                                                                                          monkeypatch):
+    for key in ("a", "b", "keep.txt"):
+        tenant.put(key)
+    # The listing queue is gone: no task can be queued to take the keys.
+    boto3.client("sqs").delete_queue(QueueUrl=stack.queue_url("ListingQueue"))
+
+    with throttled_s3(tenant.s3, clock, monkeypatch, slow_down_operations={"DeleteObjects"}):
+        event = api_event("DELETE", ROUTE, query={"bucket": "photos"}, body={"object_keys": ["a", "b"], "path": []},
+                          headers=tenant.headers)
+        response = invoke("bulk_delete", event, clock)
+
+    document = assert_matches_openapi(response, "DELETE", ROUTE)
+    assert_answered_in_time(response["statusCode"], clock)
+    assert response["statusCode"] == 503
+    assert document["success"] is False and document["data"] is None
+    assert document["exception"]["error_code"] == 503002
+    assert response_header(response, "Retry-After") == "1"
+    assert tenant.keys() == ["a", "b", "keep.txt"]
+
+
+def test_partial_delete_with_no_task_possible_reports_the_keys_left_as_errors(tenant, stack, clock, monkeypatch):
+    keys = [f"k{number}" for number in range(6)]
+    for key in [*keys, "keep.txt"]:
+        tenant.put(key)
+    boto3.client("sqs").delete_queue(QueueUrl=stack.queue_url("ListingQueue"))
+
+    with throttled_s3(tenant.s3, clock, monkeypatch, call_seconds=6.0, throttled_keys={"k1", "k4"}):
+        status, document = bulk_delete_call(tenant, {"object_keys": keys, "path": []}, context=clock)
+
+    assert_answered_in_time(status, clock)
+    assert status == 200
+    assert document["data"]["deleted_objects"] == ["k0", "k2", "k3", "k5"]
+    assert [(error["key"], error["error_code"]) for error in document["data"]["errors"]] == [
+        ("k1", "SlowDown"), ("k4", "SlowDown")]
+    assert tenant.keys() == ["k1", "k4", "keep.txt"]
+
+
+def test_keys_xml_cannot_carry_throttled_past_the_deadline_go_to_a_task(tenant, clock, monkeypatch):
+    awkward = ["line\rbreak", "tab\x01key"]
+    for key in [*awkward, "plain", "keep.txt"]:
+        tenant.put(key)
+
+    with throttled_s3(tenant.s3, clock, monkeypatch, slow_down_operations={"DeleteObject"}) as s3:
+        status, document = bulk_delete_call(tenant, {"object_keys": ["plain", *awkward], "path": []},
+                                            context=clock)
+
+    assert_answered_in_time(status, clock)
+    assert status == 202
+    assert document["data"]["deleted_objects"] == ["plain"]
+    assert s3.count("DeleteObjects") == 1 and s3.count("DeleteObject") >= 1
+    assert get_task(document["data"]["task"]["id"]).selection.keys == tuple(awkward)
+    assert tenant.keys() == sorted([*awkward, "keep.txt"])
+
+
+def test_throttled_deletes_that_recover_in_time_are_200(tenant, clock, monkeypatch):
+    tenant.put("a")
+    # The first two answers throttle the key, the third lets it through.
+    with throttled_s3(tenant.s3, clock, monkeypatch, call_seconds=1.0, throttled_keys={"a"},
+                      throttled_answers=2) as s3:
+        status, document = bulk_delete_call(tenant, {"object_keys": ["a"], "path": []}, context=clock)
+
+    assert status == 200 and document["data"]["deleted_objects"] == ["a"]
+    assert s3.count("DeleteObjects") == 3
+    assert tasks_recorded() == [] and tenant.keys() == []
+
+
+def test_per_key_pause_is_skipped_when_no_attempt_would_fit():
+    waited: list[float] = []
+    nearly_over = Deadline(lambda: retries.CALL_BUDGET_SECONDS - 0.5)
+
+    assert not RetryPolicy(sleep=waited.append).pause_before(0, nearly_over)
+    assert waited == []
+
+
+def test_listing_stops_when_its_window_has_passed():
+    store = FakeStore({"huge/": endless("huge/")})
+    remaining = iter([5.0, 1.0, 0.0, -1.0])
+    window = Deadline(lambda: next(remaining))
+
+    plan = plan_deletion(store, BulkDeleteRequest(object_keys=[], path=["huge"]), limit=10_000,
+                         listing_deadline=window)
+
+    assert plan.out_of_time and not plan.over_limit
+    assert store.listed == 3

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from eraser import config
+from eraser.storage import bulk
 from eraser.tasks import TaskStatus, get_task
+from tests.s3_faults import CountdownContext, throttled_s3
 from tests.support import api_event, invoke, response_header, response_json
 from tests.tasks_harness import (
     TaskHarness,
@@ -97,3 +99,57 @@ def test_a_bulk_delete_task_polled_in_either_form_carries_retry_after_until_it_e
     for response in poll_every_form():
         assert response_header(response, "Retry-After") is None
     assert not any(key.startswith("big/") for key in tenant.keys())
+
+
+# --- synchronous requests that ran out of time -------------------------------------------------------------------------
+def bulk_delete_in(tenant, body: dict, context) -> dict:
+    event = api_event("DELETE", ROUTE, query={"bucket": tenant.bucket.name}, body=body, headers=tenant.headers)
+    return documented(invoke("bulk_delete", event, context), "DELETE", ROUTE)
+
+
+def test_keys_left_when_time_ran_out_are_deleted_by_the_task_and_counted_once(stack, tenant, engine, monkeypatch):
+    keys = [f"k{number:02}" for number in range(12)]
+    for key in [*keys, "keep.txt", "k-other"]:
+        tenant.put(key, b"x")
+    clock = CountdownContext(28_000)
+    monkeypatch.setattr(bulk, "PER_KEY_RETRY", bulk.RetryPolicy(sleep=clock.advance))
+
+    with throttled_s3(tenant.s3, clock, monkeypatch, call_seconds=6.0, throttled_keys=set(keys[::3])):
+        response = bulk_delete_in(tenant, {"object_keys": keys, "path": []}, clock)
+
+    assert response["statusCode"] == 202
+    data = response_json(response)["data"]
+    synchronous = [key for key in keys if key not in keys[::3]]
+    assert data["deleted_objects"] == synchronous and data["errors"] == []
+    assert tenant.keys() == sorted([*keys[::3], "k-other", "keep.txt"])
+
+    TaskHarness(stack).drain()
+
+    task = get_task(data["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    # The answer and the task together account for every key exactly once.
+    assert task.counts.deleted == len(keys[::3])
+    assert data["deleted_object_count"] + task.counts.deleted == len(keys)
+    assert tenant.keys() == ["k-other", "keep.txt"]
+
+
+def test_listing_throttled_past_the_deadline_becomes_a_task_that_deletes_the_paths(stack, tenant, engine,
+                                                                                   monkeypatch):
+    fill(tenant, 15, prefix="big/")
+    fill(tenant, 2, prefix="big-old/")
+    tenant.put("a.txt", b"x")
+    clock = CountdownContext(28_000)
+
+    with throttled_s3(tenant.s3, clock, monkeypatch, slow_down_operations={"ListObjectsV2"}):
+        response = bulk_delete_in(tenant, {"object_keys": ["a.txt"], "path": ["big"]}, clock)
+
+    assert response["statusCode"] == 202
+    assert response_json(response)["data"]["deleted_object_count"] == 0
+    assert len(tenant.keys()) == 18
+
+    TaskHarness(stack).drain()
+
+    task = get_task(response_json(response)["data"]["task"]["id"])
+    assert task.status == TaskStatus.COMPLETED, task.last_error
+    assert task.counts.deleted == 16
+    assert tenant.keys() == ["big-old/0000.bin", "big-old/0001.bin"]

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import json_response
 from eraser.storage.bulk import BulkDeleteResult
+from eraser.storage.retries import RETRY_AFTER_SECONDS
 from eraser.tasks.model import Task, retry_after_seconds
 
 _ERRORS: list[tuple[type[Exception], int, int, str]] = [
@@ -30,7 +33,7 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
     for error_type, status, error_code, title in _ERRORS:
         if isinstance(error, error_type):
             assert isinstance(error, errors.EraserError)
-            headers = {"Retry-After": str(error.retry_after)} if isinstance(error, errors.RateLimited) else {}
+            headers = {"Retry-After": str(retry_after)} if (retry_after := _retry_after(error)) is not None else {}
             return json_response(status, {"code": status, "success": False, "data": None,
                                           "exception": {"error_code": error_code,
                                                         "error_message": f"{title}: {error.message}"}}, headers)
@@ -38,24 +41,36 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
                                "exception": {"error_code": 500001, "error_message": "Internal error: "}})
 
 
+def _retry_after(error: errors.EraserError) -> int | None:
+    """Seconds for ``Retry-After``: the rate limit's window, or how soon a request may be sent again after a 503
+    (every 503 of this family carries one: it ran out of time, or a dependency was unavailable)."""
+    if isinstance(error, errors.RateLimited):
+        return error.retry_after
+    if isinstance(error, errors.ServiceUnavailable):
+        return error.retry_after or RETRY_AFTER_SECONDS
+    if isinstance(error, errors.TaskQueueingError):
+        return RETRY_AFTER_SECONDS
+    return None
+
+
 def bulk_delete_response(result: BulkDeleteResult) -> Response:
-    """200 even when some keys failed: the failures are in ``data.errors``, as on the page. A request over the
-    synchronous limit is 202 with the task that deletes it (``data.task``), ``Location`` and ``Retry-After``."""
-    if result.task is not None:
-        return bulk_delete_task_response(result.task)
-    return json_response(200, {"code": 200, "success": True,
-                               "data": {"deleted_object_count": result.deleted_object_count,
-                                        "deleted_objects": result.deleted_objects,
-                                        "errors": [error.model_dump() for error in result.errors]},
-                               "exception": None})
+    """200 even when some keys failed: the failures are in ``data.errors``, as on the page. A request that became a
+    task (over the synchronous limit, or out of time) is 202 with the task (``data.task``), ``Location`` and
+    ``Retry-After``; ``data`` still lists what was deleted before the task took over."""
+    data: dict[str, Any] = {"deleted_object_count": result.deleted_object_count,
+                            "deleted_objects": result.deleted_objects,
+                            "errors": [error.model_dump() for error in result.errors]}
+    if result.task is None:
+        return json_response(200, {"code": 200, "success": True, "data": data, "exception": None})
+    return bulk_delete_task_response(result.task, data)
 
 
-def bulk_delete_task_response(task: Task) -> Response:
+def bulk_delete_task_response(task: Task, data: dict[str, Any]) -> Response:
     location = f"/v1/tasks/{task.id}"
     headers = {"Location": location}
     if not task.is_finished:
         headers["Retry-After"] = str(retry_after_seconds(task))
     return json_response(202, {"code": 202, "success": True,
-                               "data": {"deleted_object_count": 0, "deleted_objects": [], "errors": [],
-                                        "task": {"id": task.id, "status": task.status.value, "href": location}},
+                               "data": {**data, "task": {"id": task.id, "status": task.status.value,
+                                                         "href": location}},
                                "exception": None}, headers)

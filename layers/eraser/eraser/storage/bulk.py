@@ -7,11 +7,15 @@ The steps, each its own function:
    becomes a ``bulk_delete`` task of the task engine (``start_bulk_task``) and deletes nothing synchronously;
 3. ``delete_keys`` deletes with DeleteObjects in batches of at most 1000 keys, retrying the keys S3 reports as
    throttled or failed internally, and reports every other per-key error with S3's own code.
+
+Every S3 call is attempted once by botocore (``aws.s3_single_attempt``) and retried by Eraser only while the
+invocation has time left (``retries.Deadline``): botocore's own retries under a throttling S3 outlasted the function
+and API Gateway answered 502. Listing that does not finish in time makes the request a task; deleting that does not
+finish in time hands the keys left to a task (``hand_off``), and the answer reports what was deleted before.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
@@ -22,10 +26,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, mo
 
 from eraser import aws
 from eraser.config import settings
-from eraser.errors import BucketNotFound
+from eraser.errors import BucketNotFound, RateLimited, RequestTooLarge, ServiceUnavailable, TaskQueueingError
 from eraser.observability import logger, metrics
+from eraser.storage import retries
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, ObjectKey, fits_in_xml, folder_prefix
-from eraser.storage.retries import full_jitter, is_retryable
+from eraser.storage.retries import (
+    CALL_BUDGET_SECONDS,
+    RETRY_AFTER_SECONDS,
+    Deadline,
+    OutOfTime,
+    call_before,
+    full_jitter,
+    is_retryable,
+)
 from eraser.tasks import Selection, Task, TaskKind, create_task
 from eraser.tenancy import Bucket, Organization, TenancyRepository
 
@@ -38,6 +51,14 @@ LIST_PAGE_SIZE = 1000
 UNCONFIRMED = "InternalError"
 PATH_NOT_FOUND_CODE = "404"
 PATH_NOT_FOUND_MESSAGE = "Objects not exist in path"
+# The code of a key left undeleted when time ran out and no task could take it, if S3 gave no code of its own.
+OUT_OF_TIME_CODE = "ServiceUnavailable"
+# Kept back from S3 work to record a task of what is left (a rate-limit update, a DynamoDB write, an SQS send).
+HANDOFF_RESERVE_SECONDS = 3.0
+# Listing stops this long before the S3 work's deadline, so that what it found can still be deleted in the same
+# invocation (10 DeleteObjects calls of 1000 keys, well under a second each on a healthy S3). A listing that does not
+# finish by then makes the request a task, as one over the synchronous limit does.
+DELETION_RESERVE_SECONDS = 10.0
 
 FolderPath = Annotated[StrictStr, AfterValidator(folder_prefix)]
 
@@ -82,7 +103,8 @@ class BulkDeleteResult(BaseModel):
 
     deleted_objects: list[str]
     errors: list[DeletionError]
-    # Set when the request was over the synchronous limit: nothing was deleted yet, this task deletes it.
+    # Set when the request was over the synchronous limit, or its listing or deleting ran out of time: this task
+    # deletes what ``deleted_objects`` and ``errors`` do not account for.
     task: Task | None = None
 
     @property
@@ -105,6 +127,12 @@ class KeyFailure:
 class AttemptOutcome:
     deleted: set[str] = field(default_factory=set)
     failed: dict[str, KeyFailure] = field(default_factory=dict)
+    # Set when time ran out: the keys neither deleted nor failed were not (or not knowingly) deleted. ``last_code`` is
+    # S3's last retryable error (SlowDown...), if any.
+    out_of_time: OutOfTime | None = None
+
+    def left_of(self, keys: Sequence[str]) -> list[str]:
+        return [key for key in keys if key not in self.deleted and key not in self.failed]
 
 
 class ObjectStore(Protocol):
@@ -118,28 +146,43 @@ class ObjectStore(Protocol):
 class S3ObjectStore:
     """One S3 bucket of an organization. Every call names the organization's AWS account as ``ExpectedBucketOwner``,
     so a bucket registered by mistake in another account is refused by S3 (403) instead of being deleted from.
-    ``bucket_label`` is the name the caller knows; the S3 name never appears in an error."""
+    ``bucket_label`` is the name the caller knows; the S3 name never appears in an error.
 
-    def __init__(self, s3_bucket: str, bucket_label: str, owner_account_id: str, client: Any | None = None) -> None:
+    Each call is retried while ``deadline`` allows (the client itself attempts once), then raises ``OutOfTime``;
+    ``delete_singly`` reports it in its outcome instead, with the keys it deleted before."""
+
+    def __init__(self, s3_bucket: str, bucket_label: str, owner_account_id: str, client: Any | None = None,
+                 deadline: Deadline | None = None) -> None:
         self._bucket = s3_bucket
         self._label = bucket_label
         self._owner = owner_account_id
-        self._s3 = client or aws.s3()
+        self._s3 = client or aws.s3_single_attempt()
+        self._deadline = deadline or Deadline.unbounded()
 
     def _bucket_arguments(self) -> dict[str, str]:
         return {"Bucket": self._bucket, "ExpectedBucketOwner": self._owner}
 
-    def list_keys(self, prefix: str) -> Iterator[str]:
-        # Current objects only: on a versioned bucket a key whose latest version is a delete marker is already gone.
-        pages = self._s3.get_paginator("list_objects_v2").paginate(
-            **self._bucket_arguments(), Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE})
+    def _call(self, operation: str, **arguments: Any) -> dict[str, Any]:
         try:
-            for page in pages:
-                for item in page.get("Contents", []):
-                    yield item["Key"]
+            answer: dict[str, Any] = call_before(self._deadline,
+                                                 lambda: getattr(self._s3, operation)(**arguments))
         except ClientError as error:
             self._raise_if_bucket_missing(error)
             raise
+        return answer
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        # Current objects only: on a versioned bucket a key whose latest version is a delete marker is already gone.
+        # Paged by hand, not with botocore's paginator, so that each page is retried within the deadline.
+        arguments: dict[str, Any] = {**self._bucket_arguments(), "Prefix": prefix, "MaxKeys": LIST_PAGE_SIZE}
+        while True:
+            page = self._call("list_objects_v2", **arguments)
+            for item in page.get("Contents", []):
+                yield item["Key"]
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            arguments["ContinuationToken"] = token
 
     def _raise_if_bucket_missing(self, error: ClientError) -> None:
         if _code_of(error) == "NoSuchBucket":
@@ -151,12 +194,11 @@ class S3ObjectStore:
         try:
             # Quiet=False: every key comes back as Deleted or Error, so a key counts as deleted only when S3 says so.
             # S3 reports a key that did not exist as Deleted (deleting is idempotent); so does Eraser.
-            answer = self._s3.delete_objects(**self._bucket_arguments(), Delete={
+            answer = self._call("delete_objects", **self._bucket_arguments(), Delete={
                 "Objects": [{"Key": key} for key in keys], "Quiet": False})
         except ClientError as error:
-            self._raise_if_bucket_missing(error)
-            # The whole call failed (after botocore's own retries): every key of the batch carries that error, so the
-            # caller still learns what the earlier batches deleted.
+            # The whole call failed with an error retrying does not change: every key of the batch carries it, so
+            # the caller still learns what the earlier batches deleted.
             failure = KeyFailure(_code_of(error), _message_of(error))
             return AttemptOutcome(failed=dict.fromkeys(keys, failure))
         outcome = AttemptOutcome(deleted={item["Key"] for item in answer.get("Deleted", [])})
@@ -172,9 +214,11 @@ class S3ObjectStore:
         outcome = AttemptOutcome()
         for key in keys:
             try:
-                self._s3.delete_object(**self._bucket_arguments(), Key=key)
+                self._call("delete_object", **self._bucket_arguments(), Key=key)
+            except OutOfTime as error:
+                outcome.out_of_time = error
+                break
             except ClientError as error:
-                self._raise_if_bucket_missing(error)
                 outcome.failed[key] = KeyFailure(_code_of(error), _message_of(error))
             else:
                 outcome.deleted.add(key)
@@ -190,37 +234,57 @@ def _message_of(error: ClientError) -> str:
 
 
 # --- retries ---------------------------------------------------------------------------------------------------------
+def _wait(seconds: float) -> None:
+    retries.wait(seconds)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Retries of keys S3 failed one by one inside a 200 answer (botocore only retries whole calls). Exponential
-    backoff with full jitter, kept short: the request must finish within API Gateway's 29 seconds."""
+    backoff with full jitter, kept short, and never past the deadline: another attempt starts only if it fits."""
 
     attempts: int = 4
     base_delay: float = 0.1
     max_delay: float = 1.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = _wait
 
-    def pause(self, retry_number: int) -> None:
-        self.sleep(full_jitter(retry_number, self.base_delay, self.max_delay))
+    def pause_before(self, retry_number: int, deadline: Deadline) -> bool:
+        """Wait before retry ``retry_number`` (0-based); False, without waiting, if no attempt fits after it."""
+        seconds = full_jitter(retry_number, self.base_delay, self.max_delay)
+        if not deadline.within(seconds + CALL_BUDGET_SECONDS):
+            return False
+        self.sleep(seconds)
+        return True
 
 
 PER_KEY_RETRY = RetryPolicy()
 
 
 def _attempt_with_retries(attempt: Callable[[Sequence[str]], AttemptOutcome], keys: Sequence[str],
-                          retry: RetryPolicy) -> AttemptOutcome:
+                          retry: RetryPolicy, deadline: Deadline) -> AttemptOutcome:
     total = AttemptOutcome()
     pending = list(keys)
+    last_code: str | None = None
     for attempt_number in range(1, retry.attempts + 1):
-        outcome = attempt(pending)
+        try:
+            outcome = attempt(pending)
+        except OutOfTime as error:
+            total.out_of_time = OutOfTime(error.last_code or last_code)
+            break
         total.deleted |= outcome.deleted
         retryable = [key for key in pending if key in outcome.failed and outcome.failed[key].retryable]
         for key, failure in outcome.failed.items():
             if not failure.retryable or attempt_number == retry.attempts:
                 total.failed[key] = failure
+        if outcome.out_of_time is not None:
+            total.out_of_time = OutOfTime(outcome.out_of_time.last_code or last_code)
+            break
         if not retryable or attempt_number == retry.attempts:
             break
-        retry.pause(attempt_number - 1)
+        last_code = outcome.failed[retryable[-1]].code
+        if not retry.pause_before(attempt_number - 1, deadline):
+            total.out_of_time = OutOfTime(last_code)
+            break
         pending = retryable
     return total
 
@@ -230,10 +294,13 @@ def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield keys[start:start + size]
 
 
-def delete_keys(store: ObjectStore, keys: Sequence[str], retry: RetryPolicy | None = None) -> AttemptOutcome:
+def delete_keys(store: ObjectStore, keys: Sequence[str], retry: RetryPolicy | None = None,
+                deadline: Deadline | None = None) -> AttemptOutcome:
     """Delete ``keys`` (already unique): DeleteObjects in batches of at most 1000, DeleteObject for keys XML cannot
-    carry."""
+    carry. Once ``deadline`` stops the work, the outcome's ``out_of_time`` is set and the keys it neither deleted
+    nor failed were left as they were (or deleted by an attempt whose answer never came)."""
     policy = retry or PER_KEY_RETRY
+    time_left = deadline or Deadline.unbounded()
     total = AttemptOutcome()
     batchable = [key for key in keys if fits_in_xml(key)]
     unbatchable = [key for key in keys if not fits_in_xml(key)]
@@ -241,9 +308,12 @@ def delete_keys(store: ObjectStore, keys: Sequence[str], retry: RetryPolicy | No
     if unbatchable:
         parts.append((store.delete_singly, unbatchable))
     for attempt, part in parts:
-        outcome = _attempt_with_retries(attempt, part, policy)
+        outcome = _attempt_with_retries(attempt, part, policy, time_left)
         total.deleted |= outcome.deleted
         total.failed.update(outcome.failed)
+        if outcome.out_of_time is not None:
+            total.out_of_time = outcome.out_of_time
+            break
     return total
 
 
@@ -254,31 +324,42 @@ class DeletionPlan:
     empty_prefixes: list[str]
     # Listing stopped because the request covers more objects than the limit; ``keys`` is then incomplete.
     over_limit: bool
+    # Listing stopped because its time ran out (S3 slow or throttling); ``keys`` is then incomplete.
+    out_of_time: bool = False
 
 
-def plan_deletion(store: ObjectStore, request: BulkDeleteRequest, limit: int) -> DeletionPlan:
+def plan_deletion(store: ObjectStore, request: BulkDeleteRequest, limit: int,
+                  listing_deadline: Deadline | None = None) -> DeletionPlan:
     """Every key to delete, once, in the caller's order, then each path's keys in listing order. Stops listing as
-    soon as more than ``limit`` objects are known, so an oversized request costs at most a few list calls."""
+    soon as more than ``limit`` objects are known, so an oversized request costs at most a few list calls, or once
+    ``listing_deadline`` has passed or the store ran out of time (``OutOfTime``)."""
+    window = listing_deadline or Deadline.unbounded()
     targets: dict[str, None] = dict.fromkeys(request.object_keys)
     empty_prefixes: list[str] = []
     if len(targets) > limit:
         return DeletionPlan(list(targets), empty_prefixes, over_limit=True)
-    for prefix in request.prefixes:
-        matched = False
-        for key in store.list_keys(prefix):
-            matched = True
-            targets.setdefault(key)
-            if len(targets) > limit:
-                return DeletionPlan(list(targets), empty_prefixes, over_limit=True)
-        if not matched:
-            empty_prefixes.append(prefix)
+    try:
+        for prefix in request.prefixes:
+            matched = False
+            for key in store.list_keys(prefix):
+                matched = True
+                targets.setdefault(key)
+                if len(targets) > limit:
+                    return DeletionPlan(list(targets), empty_prefixes, over_limit=True)
+                if window.passed:
+                    return DeletionPlan(list(targets), empty_prefixes, over_limit=False, out_of_time=True)
+            if not matched:
+                empty_prefixes.append(prefix)
+    except OutOfTime:
+        return DeletionPlan(list(targets), empty_prefixes, over_limit=False, out_of_time=True)
     return DeletionPlan(list(targets), empty_prefixes, over_limit=False)
 
 
 def admit_synchronously(plan: DeletionPlan) -> bool:
-    """The one decision whether a request is deleted now. Above the limit nothing is deleted here: the request
-    becomes a background task (``bulk_delete`` kind) that lists the paths and deletes in batches."""
-    return not plan.over_limit
+    """The one decision whether a request is deleted now. Above the limit, or when listing could not tell in time
+    whether it is above, nothing is deleted here: the request becomes a background task (``bulk_delete`` kind) that
+    lists the paths and deletes in batches."""
+    return not plan.over_limit and not plan.out_of_time
 
 
 def start_bulk_task(organization: Organization, bucket: Bucket, request: BulkDeleteRequest,
@@ -290,41 +371,102 @@ def start_bulk_task(organization: Organization, bucket: Bucket, request: BulkDel
     return create_task(organization, TaskKind.BULK_DELETE, [bucket], requested_by, selection)
 
 
+def hand_off(organization: Organization, bucket: Bucket, keys: list[str], requested_by: str,
+             before_task: Callable[[], None] | None) -> Task:
+    """A task deleting ``keys`` (without version id, as here): what a synchronous request's time did not cover.
+    The keys are known, so the task deletes exactly them, not whatever the request's paths hold by then. Raises
+    ``RateLimited`` (``before_task``), ``RequestTooLarge`` or ``TaskQueueingError`` when no task can take them."""
+    if before_task is not None:
+        before_task()
+    return create_task(organization, TaskKind.BULK_DELETE, [bucket], requested_by,
+                       Selection.keys_and_prefixes(keys=keys))
+
+
+def _retry_after(refusal: Exception) -> int:
+    return max(RETRY_AFTER_SECONDS, refusal.retry_after if isinstance(refusal, RateLimited) else 0)
+
+
 # --- the operation -------------------------------------------------------------------------------------------------
 def bulk_delete(organization: Organization, bucket_identifier: str, request: BulkDeleteRequest, *,
                 tenancy: TenancyRepository | None = None, store: ObjectStore | None = None,
                 limit: int | None = None, retry: RetryPolicy | None = None,
                 requested_by: str = "api",
-                before_task: Callable[[], None] | None = None) -> BulkDeleteResult:
-    """Delete the request's keys and folders from ``organization``'s bucket ``bucket_identifier`` (name or id).
+                before_task: Callable[[], None] | None = None,
+                deadline: Deadline | None = None) -> BulkDeleteResult:
+    """Delete the request's keys and folders from ``organization``'s bucket ``bucket_identifier`` (name or id),
+    within ``deadline`` (the invocation's time left).
 
     Raises ``BucketNotFound`` (also for another organization's bucket) before anything is deleted. Per-key failures
-    and paths that match nothing are in the result's ``errors``. A request over the synchronous limit deletes nothing
-    here and answers with the task that deletes it (``result.task``); ``before_task`` runs first and may refuse
-    it by raising (the task-creation rate limit, which only applies when a task is created).
+    and paths that match nothing are in the result's ``errors``. A request over the synchronous limit, or whose
+    listing does not finish in time, deletes nothing here and answers with the task that deletes it
+    (``result.task``); ``before_task`` runs first and may refuse it by raising (the task-creation rate limit, which
+    only applies when a task is created). When deleting runs out of time, the keys left go to a task too and the
+    result lists what was deleted before; if no task can take them, they are per-key errors, or, when nothing was
+    deleted at all, ``ServiceUnavailable`` (503 with Retry-After) is raised.
     """
+    time_left = deadline or Deadline.unbounded()
+    # S3 work stops in time to record a task of what is left, and listing early enough to delete what it found.
+    work_deadline = time_left.less(HANDOFF_RESERVE_SECONDS)
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, bucket_identifier)
-    objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id)
+    objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id, deadline=work_deadline)
     sync_limit = limit if limit is not None else settings().sync_delete_limit
-    plan = plan_deletion(objects, request, sync_limit)
+    plan = plan_deletion(objects, request, sync_limit, work_deadline.less(DELETION_RESERVE_SECONDS))
     if not admit_synchronously(plan):
-        if before_task is not None:
-            before_task()
-        task = start_bulk_task(organization, bucket, request, requested_by)
-        logger.info("Bulk delete over the synchronous limit became a task",
-                    extra={"bucket_id": bucket.id, "task_id": task.id, "limit": sync_limit})
-        return BulkDeleteResult(deleted_objects=[], errors=[], task=task)
-    outcome = delete_keys(objects, plan.keys, retry)
+        return _whole_request_as_task(organization, bucket, request, requested_by, before_task, plan, sync_limit)
+    outcome = delete_keys(objects, plan.keys, retry, work_deadline)
+    left = outcome.left_of(plan.keys) if outcome.out_of_time is not None else []
+    deleted = [key for key in plan.keys if key in outcome.deleted]
+    task: Task | None = None
+    unhandled: dict[str, KeyFailure] = {}
+    if left:
+        try:
+            task = hand_off(organization, bucket, left, requested_by, before_task)
+        except (RateLimited, RequestTooLarge, TaskQueueingError) as refusal:
+            logger.warning("Bulk delete ran out of time and no task could take the keys left",
+                           extra={"bucket_id": bucket.id, "left": len(left), "deleted": len(deleted),
+                                  "refusal": type(refusal).__name__})
+            if not deleted:
+                raise ServiceUnavailable("S3 did not complete the deletion in time. Please try again.",
+                                         retry_after=_retry_after(refusal)) from refusal
+            assert outcome.out_of_time is not None
+            code = outcome.out_of_time.last_code or OUT_OF_TIME_CODE
+            unhandled = dict.fromkeys(left, KeyFailure(code, "Not deleted: the request ran out of time while S3 "
+                                                             "was slow or throttling. Please delete it again."))
+        else:
+            logger.info("Bulk delete ran out of time; a task deletes the keys left",
+                        extra={"bucket_id": bucket.id, "task_id": task.id, "left": len(left),
+                               "deleted": len(deleted)})
+    failures = {**outcome.failed, **unhandled}
     result = BulkDeleteResult(
-        deleted_objects=[key for key in plan.keys if key in outcome.deleted],
-        errors=[DeletionError(key=key, error_code=outcome.failed[key].code,
-                              error_message=outcome.failed[key].message)
-                for key in plan.keys if key in outcome.failed and key not in outcome.deleted]
+        deleted_objects=deleted,
+        errors=[DeletionError(key=key, error_code=failures[key].code, error_message=failures[key].message)
+                for key in plan.keys if key in failures and key not in outcome.deleted]
         + [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE)
            for prefix in plan.empty_prefixes],
+        task=task,
     )
     logger.info("Bulk delete done", extra={"bucket_id": bucket.id, "requested_keys": len(request.object_keys),
                                            "paths": len(request.path), "deleted": result.deleted_object_count,
-                                           "failed": len(result.errors)})
+                                           "failed": len(result.errors), "handed_off": len(left) if task else 0})
     metrics.add_metric(name="BulkDeletedObjects", unit=MetricUnit.Count, value=result.deleted_object_count)
     return result
+
+
+def _whole_request_as_task(organization: Organization, bucket: Bucket, request: BulkDeleteRequest,
+                           requested_by: str, before_task: Callable[[], None] | None, plan: DeletionPlan,
+                           sync_limit: int) -> BulkDeleteResult:
+    """Nothing was deleted: the whole request becomes a task."""
+    if before_task is not None:
+        before_task()
+    try:
+        task = start_bulk_task(organization, bucket, request, requested_by)
+    except RequestTooLarge as refusal:
+        if plan.over_limit:
+            raise
+        # The request may well be within the limit: only its listing was slow. Trying again may work.
+        raise ServiceUnavailable("S3 did not list the paths in time. Please try again.",
+                                 retry_after=RETRY_AFTER_SECONDS) from refusal
+    logger.info("Bulk delete became a task", extra={
+        "bucket_id": bucket.id, "task_id": task.id, "limit": sync_limit,
+        "reason": "over the synchronous limit" if plan.over_limit else "listing out of time"})
+    return BulkDeleteResult(deleted_objects=[], errors=[], task=task)

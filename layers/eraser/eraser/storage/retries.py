@@ -72,6 +72,14 @@ class Deadline:
     def within(self, seconds: float) -> bool:
         return self.remaining() >= seconds
 
+    def less(self, seconds: float) -> Deadline:
+        """This deadline, ``seconds`` earlier: the end of one part of the work, keeping time for what follows it."""
+        return Deadline(lambda: self._seconds_left() - seconds)
+
+    @property
+    def passed(self) -> bool:
+        return self._seconds_left() <= 0
+
 
 class OutOfTime(Exception):
     """A synchronous call could not be completed before the deadline. ``last_code`` is S3's last retryable error
