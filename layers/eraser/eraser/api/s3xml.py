@@ -1,5 +1,5 @@
-"""S3 (DeleteObject): errors as S3's XML error document with
-``x-amz-request-id`` and ``x-amz-id-2``, and DeleteObject's 204."""
+"""S3: errors as S3's XML error document with ``x-amz-request-id`` and ``x-amz-id-2``, DeleteObject's 204 and
+DeleteObjects' ``DeleteResult``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import request_id
+from eraser.storage.delete_objects import DeleteObjectsResult
 from eraser.storage.objects import DeleteObjectResult
+
+S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+# A carriage return in XML text reaches the client's parser as a line feed unless written as a character reference;
+# a key holding one would come back as another key.
+_TEXT_ENTITIES = {"\r": "&#13;"}
 
 _ERRORS: list[tuple[type[Exception], int, str]] = [
     # Signature Version 4 failures first: several subclass the broader AuthError and ValidationFailed below.
@@ -25,6 +31,10 @@ _ERRORS: list[tuple[type[Exception], int, str]] = [
     (errors.AccessDenied, 403, "AccessDenied"),
     (errors.InvalidArgument, 400, "InvalidArgument"),
     (errors.KeyTooLong, 400, "KeyTooLongError"),
+    (errors.MalformedXML, 400, "MalformedXML"),
+    (errors.MissingRequestBody, 400, "MissingRequestBodyError"),
+    (errors.BadDigest, 400, "BadDigest"),
+    (errors.InvalidDigest, 400, "InvalidDigest"),
     (errors.ValidationFailed, 400, "InvalidRequest"),
     (errors.MissingCredentials, 403, "AccessDenied"),
     (errors.InvalidCredentials, 403, "InvalidAccessKeyId"),
@@ -85,6 +95,35 @@ def delete_object_response(result: DeleteObjectResult, event: APIGatewayProxyEve
     if result.request_charged:
         headers["x-amz-request-charged"] = "requester"
     return Response(status_code=204, content_type=None, body=None, headers=headers)
+
+
+def text(value: str) -> str:
+    """``value`` as XML character data that parses back to the very same string."""
+    return escape(value.encode("utf-8", "replace").decode("utf-8"), _TEXT_ENTITIES)
+
+
+def element(name: str, value: str | None) -> str:
+    return "" if value is None else f"<{name}>{text(value)}</{name}>"
+
+
+def xml_response(body: str, event: APIGatewayProxyEvent, status: int = 200) -> Response:
+    return Response(status_code=status, content_type="application/xml",
+                    body='<?xml version="1.0" encoding="UTF-8"?>\n' + body, headers=_identifying_headers(event))
+
+
+def delete_objects_response(result: DeleteObjectsResult, event: APIGatewayProxyEvent) -> Response:
+    """200 with ``DeleteResult``, even when entries failed; quiet mode leaves the Deleted entries out, as S3 does."""
+    parts = [f'<DeleteResult xmlns="{S3_NAMESPACE}">']
+    if not result.quiet:
+        for deleted in result.deleted:
+            parts.append("<Deleted>" + element("Key", deleted.key) + element("VersionId", deleted.version_id)
+                         + ("<DeleteMarker>true</DeleteMarker>" if deleted.delete_marker else "")
+                         + element("DeleteMarkerVersionId", deleted.delete_marker_version_id) + "</Deleted>")
+    for failed in result.errors:
+        parts.append("<Error>" + element("Key", failed.key) + element("VersionId", failed.version_id)
+                     + element("Code", failed.code) + element("Message", failed.message) + "</Error>")
+    parts.append("</DeleteResult>")
+    return xml_response("".join(parts), event)
 
 
 def _identifying_headers(event: APIGatewayProxyEvent) -> dict[str, str]:
