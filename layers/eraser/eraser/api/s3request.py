@@ -83,6 +83,19 @@ VERSION_ID = "versionId"
 OPERATION_ID = "x-id"
 DELETE_OBJECT = "DeleteObject"
 DELETE_OBJECTS = "DeleteObjects"
+LIST_OBJECTS_V2 = "ListObjectsV2"
+LIST_OBJECT_VERSIONS = "ListObjectVersions"
+GET_BUCKET_LOCATION = "GetBucketLocation"
+HEAD_OBJECT = "HeadObject"
+HEAD_BUCKET = "HeadBucket"
+# Each GET /{bucket} operation's own query parameters; the first names the operation.
+BUCKET_GET_OPERATIONS: dict[str, tuple[str, ...]] = {
+    LIST_OBJECTS_V2: ("list-type", "prefix", "delimiter", "continuation-token", "start-after", "max-keys",
+                      "encoding-type", "fetch-owner"),
+    LIST_OBJECT_VERSIONS: ("versions", "prefix", "delimiter", "key-marker", "version-id-marker", "max-keys",
+                           "encoding-type"),
+    GET_BUCKET_LOCATION: ("location",),
+}
 # The headers whose value decides what is deleted, or by whom: sent twice, they are ambiguous (API Gateway's
 # ``headers`` keeps only the last value).
 DECISIVE_HEADERS = frozenset({
@@ -152,3 +165,38 @@ def delete_objects_request(event: APIGatewayProxyEvent, document: DeleteDocument
         quiet=document.quiet,
         expected_bucket_owner=owner.strip() if owner is not None else None,
         bypass_governance_retention=bypass == "true")
+
+
+def bucket_get_operation(event: APIGatewayProxyEvent) -> str:
+    """Which read GET /{bucket} asks for, its syntax checked (``ensure_operation``). ``?list-type=2`` is
+    ListObjectsV2, ``?versions`` ListObjectVersions, ``?location`` GetBucketLocation; anything else (ListObjects v1,
+    ``?acl``, ``?lifecycle``, ``?policy``...) is 501."""
+    query = event.query_string_parameters or {}
+    if query.get("list-type") == "2":
+        operation = LIST_OBJECTS_V2
+    elif "versions" in query:
+        operation = LIST_OBJECT_VERSIONS
+    elif "location" in query:
+        operation = GET_BUCKET_LOCATION
+    else:
+        raise OperationNotImplemented("This endpoint implements ListObjectsV2 (?list-type=2), ListObjectVersions "
+                                      "(?versions) and GetBucketLocation (?location) on GET /{bucket}")
+    parameters = BUCKET_GET_OPERATIONS[operation]
+    ensure_operation(event, operation, parameters, required=parameters[:1])
+    return operation
+
+
+def max_keys_of(query: Mapping[str, str]) -> int:
+    text = query.get("max-keys")
+    if text is None:
+        return 1000
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        raise InvalidArgument("Provided max-keys not an integer or within integer range")
+    return min(int(text), 1000)
+
+
+def encoding_type_of(query: Mapping[str, str]) -> str | None:
+    value = query.get("encoding-type")
+    if value is not None and value != "url":
+        raise InvalidArgument("Invalid Encoding Method specified in Request")
+    return value

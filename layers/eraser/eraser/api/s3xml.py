@@ -3,6 +3,11 @@ DeleteObjects' ``DeleteResult``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import request_id
+from eraser.storage.browse import HeadedObject
 from eraser.storage.delete_objects import DeleteObjectsResult
 from eraser.storage.objects import DeleteObjectResult
 
@@ -131,3 +137,108 @@ def _identifying_headers(event: APIGatewayProxyEvent) -> dict[str, str]:
     answer): API Gateway's ``extendedRequestId`` where there is one."""
     request = request_id(event)
     return {"x-amz-request-id": request, "x-amz-id-2": event.request_context.extended_request_id or request}
+
+
+# --- listing ---------------------------------------------------------------------------------------------------------
+def _timestamp(value: datetime) -> str:
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _encoder(encoding_type: str | None) -> Callable[[str | None], str | None]:
+    """``encoding-type=url`` (which botocore always asks for, and decodes): keys and prefixes URL-encoded, so that
+    characters XML cannot carry survive the trip."""
+    if encoding_type != "url":
+        return lambda value: value
+    return lambda value: None if value is None else quote(value, safe="/")
+
+
+def _common_prefixes(page: dict[str, Any], encode: Callable[[str | None], str | None]) -> str:
+    return "".join(f"<CommonPrefixes>{element('Prefix', encode(item.get('Prefix')))}</CommonPrefixes>"
+                   for item in page.get("CommonPrefixes", []))
+
+
+def _flag(value: Any) -> str:
+    return "true" if value else "false"
+
+
+def list_objects_response(page: dict[str, Any], bucket: str, encoding_type: str | None, start_after: str | None,
+                          max_keys: int, event: APIGatewayProxyEvent) -> Response:
+    encode = _encoder(encoding_type)
+    contents = "".join(
+        "<Contents>" + element("Key", encode(item["Key"])) + element("LastModified", _timestamp(item["LastModified"]))
+        + element("ETag", item.get("ETag")) + element("Size", str(item.get("Size", 0)))
+        + element("StorageClass", item.get("StorageClass", "STANDARD")) + "</Contents>"
+        for item in page.get("Contents", []))
+    body = (f'<ListBucketResult xmlns="{S3_NAMESPACE}">' + element("Name", bucket)
+            + element("Prefix", encode(page.get("Prefix") or "")) + element("Delimiter", encode(page.get("Delimiter")))
+            + element("MaxKeys", str(max_keys)) + element("EncodingType", encoding_type)
+            + element("KeyCount", str(page.get("KeyCount", len(page.get("Contents", [])))))
+            + element("IsTruncated", _flag(page.get("IsTruncated")))
+            + element("ContinuationToken", page.get("ContinuationToken"))
+            + element("NextContinuationToken", page.get("NextContinuationToken"))
+            + element("StartAfter", encode(start_after)) + contents + _common_prefixes(page, encode)
+            + "</ListBucketResult>")
+    return xml_response(body, event)
+
+
+def list_versions_response(page: dict[str, Any], bucket: str, encoding_type: str | None, max_keys: int,
+                           event: APIGatewayProxyEvent) -> Response:
+    encode = _encoder(encoding_type)
+    entries: list[tuple[str, bool, float, str]] = []
+    for item in page.get("Versions", []):
+        entries.append((item["Key"], not item.get("IsLatest"), -item["LastModified"].timestamp(),
+                        "<Version>" + element("Key", encode(item["Key"])) + element("VersionId", item.get("VersionId"))
+                        + element("IsLatest", _flag(item.get("IsLatest")))
+                        + element("LastModified", _timestamp(item["LastModified"])) + element("ETag", item.get("ETag"))
+                        + element("Size", str(item.get("Size", 0)))
+                        + element("StorageClass", item.get("StorageClass", "STANDARD")) + "</Version>"))
+    for item in page.get("DeleteMarkers", []):
+        entries.append((item["Key"], not item.get("IsLatest"), -item["LastModified"].timestamp(),
+                        "<DeleteMarker>" + element("Key", encode(item["Key"]))
+                        + element("VersionId", item.get("VersionId")) + element("IsLatest", _flag(item.get("IsLatest")))
+                        + element("LastModified", _timestamp(item["LastModified"])) + "</DeleteMarker>"))
+    # S3 lists a key's versions and markers together, newest first; boto3 hands them over in two lists.
+    entries.sort(key=lambda entry: entry[:3])
+    body = (f'<ListVersionsResult xmlns="{S3_NAMESPACE}">' + element("Name", bucket)
+            + element("Prefix", encode(page.get("Prefix") or "")) + element("KeyMarker", encode(page.get("KeyMarker") or ""))
+            + element("VersionIdMarker", page.get("VersionIdMarker") or "")
+            + element("NextKeyMarker", encode(page.get("NextKeyMarker")))
+            + element("NextVersionIdMarker", page.get("NextVersionIdMarker"))
+            + element("MaxKeys", str(max_keys)) + element("Delimiter", encode(page.get("Delimiter")))
+            + element("EncodingType", encoding_type) + element("IsTruncated", _flag(page.get("IsTruncated")))
+            + "".join(entry[3] for entry in entries) + _common_prefixes(page, encode) + "</ListVersionsResult>")
+    return xml_response(body, event)
+
+
+def bucket_location_response(region: str, event: APIGatewayProxyEvent) -> Response:
+    # S3 answers us-east-1 with an empty LocationConstraint.
+    location = "" if region == "us-east-1" else text(region)
+    return xml_response(f'<LocationConstraint xmlns="{S3_NAMESPACE}">{location}</LocationConstraint>', event)
+
+
+def head_bucket_response(region: str, event: APIGatewayProxyEvent) -> Response:
+    headers = _identifying_headers(event)
+    headers["x-amz-bucket-region"] = region
+    return Response(status_code=200, content_type=None, body=None, headers=headers)
+
+
+def head_object_response(found: HeadedObject, event: APIGatewayProxyEvent) -> Response:
+    """HeadObject's answer has no body: a delete marker is 404 (405 when named by version id) with
+    ``x-amz-delete-marker: true``, as S3 answers it."""
+    headers = _identifying_headers(event)
+    if found.version_id is not None:
+        headers["x-amz-version-id"] = found.version_id
+    if not found.exists:
+        headers["x-amz-delete-marker"] = "true"
+        named = (event.query_string_parameters or {}).get("versionId") is not None
+        return Response(status_code=405 if named else 404, content_type=None, body=None, headers=headers)
+    if found.etag is not None:
+        headers["ETag"] = found.etag
+    if found.last_modified is not None:
+        headers["Last-Modified"] = format_datetime(found.last_modified.astimezone(UTC), usegmt=True)
+    if found.size is not None:
+        # A HEAD answer's Content-Length is the object's size (S3); an HTTP front end may still replace it with the
+        # length of the empty body (docs/s3-endpoint.md).
+        headers["Content-Length"] = str(found.size)
+    return Response(status_code=200, content_type=found.content_type, body=None, headers=headers)
