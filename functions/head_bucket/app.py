@@ -20,7 +20,7 @@ app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 @app.route(r"/s3/[^/]+", method="HEAD")
 def head_one_bucket() -> Response:
     event = app.current_event
-    ensure_operation(event, HEAD_BUCKET, ())
+    ensure_operation(event, HEAD_BUCKET, (), bodiless=True)
     principal = authenticate_s3(event, Scope.OBJECTS_READ)
     head_bucket(principal, (event.path_parameters or {}).get("bucket", ""))
     return s3xml.head_bucket_response(settings().s3_signing_region, event)

@@ -20,7 +20,7 @@ app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 @app.route(r"/s3/[^/]+/[\s\S]+", method="HEAD")
 def head_one_object() -> Response:
     event = app.current_event
-    ensure_operation(event, HEAD_OBJECT, {VERSION_ID})
+    ensure_operation(event, HEAD_OBJECT, {VERSION_ID}, bodiless=True)
     principal = authenticate_s3(event, Scope.OBJECTS_READ)
     parameters = event.path_parameters or {}
     found = head_object(principal, parameters.get("bucket", ""), parameters.get("key", ""),

@@ -115,19 +115,21 @@ def ensure_delete_object(event: APIGatewayProxyEvent) -> None:
 
 
 def ensure_operation(event: APIGatewayProxyEvent, operation: str, parameters: Collection[str],
-                     required: Collection[str] = ()) -> None:
+                     required: Collection[str] = (), *, bodiless: bool = False) -> None:
     """Refuse, before anything else happens, a request that is not ``operation``'s own syntax: another operation's
     sub-resource or an unknown parameter, or a missing ``required`` one (501 ``NotImplemented``), and a repeated query
-    parameter or decisive header (400 ``InvalidArgument``: which value would count is a guess). API Gateway passes
+    parameter or decisive header (400 ``InvalidArgument``: which value would count is a guess). On a ``bodiless``
+    answer (HEAD) an unknown parameter is 400 ``InvalidArgument`` as well. API Gateway passes
     ``?tagging`` as ``{"tagging": ""}`` and keeps every repeat in the ``multiValue`` maps."""
     query = _all_values(event.multi_value_query_string_parameters, event.query_string_parameters)
     for name, values in query.items():
         if (name in parameters or name in AUTHENTICATION_QUERY_PARAMETERS
                 or (name == OPERATION_ID and set(values) == {operation})):
             continue
-        raise OperationNotImplemented(
-            f"This route implements {operation} only; the query parameter '{name}' names another operation or one "
-            "it does not know")
+        message = (f"This route implements {operation} only; the query parameter '{name}' names another operation "
+                   "or one it does not know")
+        # A HEAD answer has no body, so a 501 could not say it is S3's NotImplemented: a 400 tells a client plainly.
+        raise InvalidArgument(message) if bodiless else OperationNotImplemented(message)
     for name in required:
         if name not in query:
             raise OperationNotImplemented(f"This route implements {operation} only, which takes '?{name}'")
