@@ -108,3 +108,12 @@ def test_other_bucket_reads_are_not_implemented_before_credentials(tenant: Tenan
 def test_malformed_listing_parameters_are_invalid_argument(tenant: Tenant, query: dict[str, str]) -> None:
     event = api_event("GET", "/s3/{bucket}", {"bucket": "photos"}, query=query, headers=tenant.headers)
     assert_error(invoke("list_objects", event), 400, "InvalidArgument")
+
+
+@pytest.mark.parametrize(("directory", "resource", "parameters"), [
+    ("head_bucket", "/s3/{bucket}", {"bucket": "photos"}),
+    ("head_object", "/s3/{bucket}/{key+}", {"bucket": "photos", "key": "a.txt"})])
+def test_head_refuses_an_unknown_parameter_with_400_because_its_answer_has_no_body(
+        tenant: Tenant, directory: str, resource: str, parameters: dict[str, str]) -> None:
+    event = api_event("HEAD", resource, parameters, query={"acl": ""}, headers=tenant.headers)
+    assert_error(invoke(directory, event), 400, "InvalidArgument")
