@@ -32,7 +32,7 @@ from bench.contenders import (
     peer_environment,
 )
 from bench.counting import difference
-from bench.eraser_stack import EraserApi, LocalStack, missing_functions
+from bench.eraser_stack import EraserApi, LocalStack, S5cmdThroughEraser, missing_functions
 from bench.scenarios import Kind, Scenario, default_scenarios, keys_for
 from bench.tools import ROOT, SAM_PYTHON, ensure_bench_venv
 
@@ -259,6 +259,7 @@ def build_contenders(arguments: argparse.Namespace, eraser: EraserApi) -> list[C
         eraser,
         S5cmd(),
         S5cmd(arguments.high_workers),
+        S5cmdThroughEraser(eraser),
         AwsCliRm(arguments.aws_cli_objects),
         Boto3Worker("boto3 list + DeleteObjects, 1 thread", "purge", PEER, workers=1),
         Boto3Worker("boto3 16-prefix partitioned", "purge-partitioned", PEER, workers=16),

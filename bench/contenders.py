@@ -22,6 +22,8 @@ from bench.scenarios import Kind, Scenario
 from bench.tools import ROOT, bench_tool, tool_missing
 
 ERASER, PEER, LIMIT = "eraser", "peer", "limit"
+# A peer tool sent through Eraser's S3 endpoint: neither the service's own contender nor a bar it must clear.
+VIA_ERASER = "via-eraser"
 # Longest a single contender run may take before it counts as failed (aws s3 rm manages ~200 objects/s).
 RUN_TIMEOUT_SECONDS = 1800
 # Above this many keys in a versioned bucket the 16-prefix worker is skipped (moto's memory, see not_applicable).

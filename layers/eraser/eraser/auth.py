@@ -52,6 +52,8 @@ _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 class Scope(StrEnum):
     OBJECTS_DELETE = "objects:delete"
+    # Listing and HEAD on the S3 endpoint, which S3 clients need before they delete (aws s3 rm --recursive, s5cmd).
+    OBJECTS_READ = "objects:read"
     BUCKETS_PURGE = "buckets:purge"
     BUCKETS_DELETE = "buckets:delete"
     TASKS_READ = "tasks:read"

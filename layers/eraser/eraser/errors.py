@@ -162,6 +162,29 @@ class ContentSha256Mismatch(ValidationFailed):
         super().__init__("The provided 'x-amz-content-sha256' header does not match what was computed.")
 
 
+class MalformedXML(ValidationFailed):
+    """S3's ``MalformedXML``: a body that is not the XML document the operation takes (also more than 1,000 objects in a
+    DeleteObjects request, and a DOCTYPE, which could declare entities)."""
+
+    def __init__(self) -> None:
+        super().__init__("The XML you provided was not well-formed or did not validate against our published schema")
+
+
+class MissingRequestBody(ValidationFailed):
+    """S3's ``MissingRequestBodyError``."""
+
+    def __init__(self) -> None:
+        super().__init__("Request Body is empty")
+
+
+class BadDigest(ValidationFailed):
+    """S3's ``BadDigest``: ``Content-MD5`` or an ``x-amz-checksum-*`` header is not the body's."""
+
+
+class InvalidDigest(ValidationFailed):
+    """S3's ``InvalidDigest``: ``Content-MD5`` or a checksum header that is not a digest at all."""
+
+
 class OperationNotImplemented(EraserError):
     """A request for an operation this route does not implement (S3's ``NotImplemented``, 501): for example
     ``DELETE /s3/{bucket}/{key}?tagging``, which S3 answers as DeleteObjectTagging, not DeleteObject."""

@@ -15,14 +15,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser.api.http import headers_of, repeated_query_parameters
+from eraser.api.s3body import DeleteDocument
 from eraser.auth import Principal, Scope, authenticate
 from eraser.errors import InvalidArgument, OperationNotImplemented, ValidationFailed
 from eraser.sigv4 import AUTHENTICATION_QUERY_PARAMETERS, SignedRequest, uri_encode
+from eraser.storage.delete_objects import DeleteObjectsEntry, DeleteObjectsRequest
 
 _PLACEHOLDER = re.compile(r"\{([^}+]+)(\+?)\}")
 
@@ -80,28 +82,57 @@ VERSION_ID = "versionId"
 # path alone does not tell the operation; botocore 1.44 (boto3, the AWS CLI) and aws-sdk-go v1 (s5cmd) add nothing.
 OPERATION_ID = "x-id"
 DELETE_OBJECT = "DeleteObject"
+DELETE_OBJECTS = "DeleteObjects"
+LIST_OBJECTS_V2 = "ListObjectsV2"
+LIST_OBJECT_VERSIONS = "ListObjectVersions"
+GET_BUCKET_LOCATION = "GetBucketLocation"
+HEAD_OBJECT = "HeadObject"
+HEAD_BUCKET = "HeadBucket"
+# Each GET /{bucket} operation's own query parameters; the first names the operation.
+BUCKET_GET_OPERATIONS: dict[str, tuple[str, ...]] = {
+    LIST_OBJECTS_V2: ("list-type", "prefix", "delimiter", "continuation-token", "start-after", "max-keys",
+                      "encoding-type", "fetch-owner"),
+    LIST_OBJECT_VERSIONS: ("versions", "prefix", "delimiter", "key-marker", "version-id-marker", "max-keys",
+                           "encoding-type"),
+    GET_BUCKET_LOCATION: ("location",),
+}
 # The headers whose value decides what is deleted, or by whom: sent twice, they are ambiguous (API Gateway's
 # ``headers`` keeps only the last value).
 DECISIVE_HEADERS = frozenset({
     "if-match", "x-amz-if-match-size", "x-amz-if-match-last-modified-time", "x-amz-expected-bucket-owner",
     "x-amz-mfa", "x-amz-request-payer", "x-amz-bypass-governance-retention",
     "x-api-key", "api-key", "authorization",
+    # DeleteObjects' integrity: a second digest header would leave which one was checked to chance.
+    "content-md5", "x-amz-sdk-checksum-algorithm", "x-amz-checksum-crc32", "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc64nvme", "x-amz-checksum-sha1", "x-amz-checksum-sha256",
 })
 
 
 def ensure_delete_object(event: APIGatewayProxyEvent) -> None:
-    """Refuse, before anything else happens, a request that is not DeleteObject's own syntax: another operation's
-    sub-resource or an unknown parameter (501 ``NotImplemented``), and a repeated query parameter or decisive header
-    (400 ``InvalidArgument``: which value would count is a guess). API Gateway passes ``?tagging`` as
-    ``{"tagging": ""}`` and keeps every repeat in the ``multiValue`` maps."""
+    """Refuse, before anything else happens, a request that is not DeleteObject's own syntax (see
+    ``ensure_operation``)."""
+    ensure_operation(event, DELETE_OBJECT, {VERSION_ID})
+
+
+def ensure_operation(event: APIGatewayProxyEvent, operation: str, parameters: Collection[str],
+                     required: Collection[str] = (), *, bodiless: bool = False) -> None:
+    """Refuse, before anything else happens, a request that is not ``operation``'s own syntax: another operation's
+    sub-resource or an unknown parameter, or a missing ``required`` one (501 ``NotImplemented``), and a repeated query
+    parameter or decisive header (400 ``InvalidArgument``: which value would count is a guess). On a ``bodiless``
+    answer (HEAD) an unknown parameter is 400 ``InvalidArgument`` as well. API Gateway passes
+    ``?tagging`` as ``{"tagging": ""}`` and keeps every repeat in the ``multiValue`` maps."""
     query = _all_values(event.multi_value_query_string_parameters, event.query_string_parameters)
     for name, values in query.items():
-        if (name in (VERSION_ID, *AUTHENTICATION_QUERY_PARAMETERS)
-                or (name == OPERATION_ID and set(values) == {DELETE_OBJECT})):
+        if (name in parameters or name in AUTHENTICATION_QUERY_PARAMETERS
+                or (name == OPERATION_ID and set(values) == {operation})):
             continue
-        raise OperationNotImplemented(
-            f"This route implements DeleteObject only; the query parameter '{name}' names another operation or one "
-            "it does not know")
+        message = (f"This route implements {operation} only; the query parameter '{name}' names another operation "
+                   "or one it does not know")
+        # A HEAD answer has no body, so a 501 could not say it is S3's NotImplemented: a 400 tells a client plainly.
+        raise InvalidArgument(message) if bodiless else OperationNotImplemented(message)
+    for name in required:
+        if name not in query:
+            raise OperationNotImplemented(f"This route implements {operation} only, which takes '?{name}'")
     for name, count in sorted(repeated_query_parameters(event).items()):
         raise InvalidArgument(f"The query parameter '{name}' is given {count} times")
     headers: dict[str, int] = {}
@@ -112,8 +143,62 @@ def ensure_delete_object(event: APIGatewayProxyEvent) -> None:
             raise InvalidArgument(f"The header '{name}' is given {headers[name]} times")
 
 
+def body_of(event: APIGatewayProxyEvent) -> bytes:
+    """The request body as the client sent it (API Gateway gives binary bodies base64-encoded)."""
+    return _body(event)
+
+
 def _all_values(multi_value: Mapping[str, Sequence[str]] | None,
                 single_value: Mapping[str, str] | None) -> dict[str, Sequence[str]]:
     if multi_value:
         return {name: list(values or [""]) for name, values in multi_value.items()}
     return {name: [value] for name, value in (single_value or {}).items()}
+
+
+def delete_objects_request(event: APIGatewayProxyEvent, document: DeleteDocument) -> DeleteObjectsRequest:
+    headers = headers_of(event)
+    bypass = headers.get("x-amz-bypass-governance-retention", "false").strip().lower()
+    if bypass not in ("true", "false"):
+        raise InvalidArgument("x-amz-bypass-governance-retention must be 'true' or 'false'")
+    owner = headers.get("x-amz-expected-bucket-owner")
+    return DeleteObjectsRequest(
+        bucket=(event.path_parameters or {}).get("bucket", ""),
+        entries=[DeleteObjectsEntry(entry.key, entry.version_id, entry.conditional) for entry in document.entries],
+        quiet=document.quiet,
+        expected_bucket_owner=owner.strip() if owner is not None else None,
+        bypass_governance_retention=bypass == "true")
+
+
+def bucket_get_operation(event: APIGatewayProxyEvent) -> str:
+    """Which read GET /{bucket} asks for, its syntax checked (``ensure_operation``). ``?list-type=2`` is
+    ListObjectsV2, ``?versions`` ListObjectVersions, ``?location`` GetBucketLocation; anything else (ListObjects v1,
+    ``?acl``, ``?lifecycle``, ``?policy``...) is 501."""
+    query = event.query_string_parameters or {}
+    if query.get("list-type") == "2":
+        operation = LIST_OBJECTS_V2
+    elif "versions" in query:
+        operation = LIST_OBJECT_VERSIONS
+    elif "location" in query:
+        operation = GET_BUCKET_LOCATION
+    else:
+        raise OperationNotImplemented("This endpoint implements ListObjectsV2 (?list-type=2), ListObjectVersions "
+                                      "(?versions) and GetBucketLocation (?location) on GET /{bucket}")
+    parameters = BUCKET_GET_OPERATIONS[operation]
+    ensure_operation(event, operation, parameters, required=parameters[:1])
+    return operation
+
+
+def max_keys_of(query: Mapping[str, str]) -> int:
+    text = query.get("max-keys")
+    if text is None:
+        return 1000
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        raise InvalidArgument("Provided max-keys not an integer or within integer range")
+    return min(int(text), 1000)
+
+
+def encoding_type_of(query: Mapping[str, str]) -> str | None:
+    value = query.get("encoding-type")
+    if value is not None and value != "url":
+        raise InvalidArgument("Invalid Encoding Method specified in Request")
+    return value

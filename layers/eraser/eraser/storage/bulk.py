@@ -16,9 +16,9 @@ finish in time hands the keys left to a task (``hand_off``), and the answer repo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
@@ -123,24 +123,46 @@ class KeyFailure:
         return is_retryable(self.code)
 
 
+@dataclass(frozen=True)
+class ObjectTarget:
+    """One entry of a DeleteObjects call: a key, or one version of it (``version_id``)."""
+
+    key: str
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeletedDetail:
+    """What S3 reported for one deleted entry: a delete marker created or removed, and the version concerned."""
+
+    delete_marker: bool = False
+    delete_marker_version_id: str | None = None
+    version_id: str | None = None
+
+
+Target = TypeVar("Target", bound=Hashable)
+
+
 @dataclass
-class AttemptOutcome:
-    deleted: set[str] = field(default_factory=set)
-    failed: dict[str, KeyFailure] = field(default_factory=dict)
+class AttemptOutcome(Generic[Target]):
+    deleted: set[Target] = field(default_factory=set)
+    failed: dict[Target, KeyFailure] = field(default_factory=dict)
+    # S3's own report of each deleted entry, where it gave one (DeleteObjects answers; DeleteObject's headers).
+    details: dict[Target, DeletedDetail] = field(default_factory=dict)
     # Set when time ran out: the keys neither deleted nor failed were not (or not knowingly) deleted. ``last_code`` is
     # S3's last retryable error (SlowDown...), if any.
     out_of_time: OutOfTime | None = None
 
-    def left_of(self, keys: Sequence[str]) -> list[str]:
+    def left_of(self, keys: Sequence[Target]) -> list[Target]:
         return [key for key in keys if key not in self.deleted and key not in self.failed]
 
 
 class ObjectStore(Protocol):
     def list_keys(self, prefix: str) -> Iterator[str]: ...
 
-    def delete_batch(self, keys: Sequence[str]) -> AttemptOutcome: ...
+    def delete_batch(self, keys: Sequence[str]) -> AttemptOutcome[str]: ...
 
-    def delete_singly(self, keys: Sequence[str]) -> AttemptOutcome: ...
+    def delete_singly(self, keys: Sequence[str]) -> AttemptOutcome[str]: ...
 
 
 class S3ObjectStore:
@@ -188,41 +210,88 @@ class S3ObjectStore:
         if _code_of(error) == "NoSuchBucket":
             raise BucketNotFound(self._label) from error
 
-    def delete_batch(self, keys: Sequence[str]) -> AttemptOutcome:
-        if len(keys) > DELETE_OBJECTS_MAX_KEYS:
-            raise ValueError(f"DeleteObjects takes at most {DELETE_OBJECTS_MAX_KEYS} keys, not {len(keys)}")
+    def delete_batch(self, keys: Sequence[str]) -> AttemptOutcome[str]:
+        return _by_key(self.delete_versions_batch([ObjectTarget(key) for key in keys]))
+
+    def delete_singly(self, keys: Sequence[str]) -> AttemptOutcome[str]:
+        return _by_key(self.delete_versions_singly([ObjectTarget(key) for key in keys]))
+
+    def delete_versions_batch(self, targets: Sequence[ObjectTarget]) -> AttemptOutcome[ObjectTarget]:
+        """One DeleteObjects call. A version id must only be sent once it is known to be the key's (moto deletes
+        the current object for an id it does not know on a bucket that is not versioning-Enabled)."""
+        if len(targets) > DELETE_OBJECTS_MAX_KEYS:
+            raise ValueError(f"DeleteObjects takes at most {DELETE_OBJECTS_MAX_KEYS} keys, not {len(targets)}")
         try:
             # Quiet=False: every key comes back as Deleted or Error, so a key counts as deleted only when S3 says so.
             # S3 reports a key that did not exist as Deleted (deleting is idempotent); so does Eraser.
             answer = self._call("delete_objects", **self._bucket_arguments(), Delete={
-                "Objects": [{"Key": key} for key in keys], "Quiet": False})
+                "Objects": [_object_entry(target) for target in targets], "Quiet": False})
         except ClientError as error:
             # The whole call failed with an error retrying does not change: every key of the batch carries it, so
             # the caller still learns what the earlier batches deleted.
             failure = KeyFailure(_code_of(error), _message_of(error))
-            return AttemptOutcome(failed=dict.fromkeys(keys, failure))
-        outcome = AttemptOutcome(deleted={item["Key"] for item in answer.get("Deleted", [])})
+            return AttemptOutcome(failed=dict.fromkeys(targets, failure))
+        requested = set(targets)
+        outcome: AttemptOutcome[ObjectTarget] = AttemptOutcome()
+        for item in answer.get("Deleted", []):
+            target = _answered_target(item, requested)
+            if target is not None:
+                outcome.deleted.add(target)
+                outcome.details[target] = DeletedDetail(
+                    delete_marker=bool(item.get("DeleteMarker")),
+                    delete_marker_version_id=item.get("DeleteMarkerVersionId"),
+                    version_id=item.get("VersionId"))
         for item in answer.get("Errors", []):
-            if item.get("Key") not in outcome.deleted:
-                outcome.failed[item["Key"]] = KeyFailure(item.get("Code") or UNCONFIRMED, item.get("Message") or "")
-        for key in keys:
-            if key not in outcome.deleted and key not in outcome.failed:
-                outcome.failed[key] = KeyFailure(UNCONFIRMED, "S3 did not confirm the deletion of this key")
+            target = _answered_target(item, requested)
+            if target is not None and target not in outcome.deleted:
+                outcome.failed[target] = KeyFailure(item.get("Code") or UNCONFIRMED, item.get("Message") or "")
+        for target in targets:
+            if target not in outcome.deleted and target not in outcome.failed:
+                outcome.failed[target] = KeyFailure(UNCONFIRMED, "S3 did not confirm the deletion of this key")
         return outcome
 
-    def delete_singly(self, keys: Sequence[str]) -> AttemptOutcome:
-        outcome = AttemptOutcome()
-        for key in keys:
+    def delete_versions_singly(self, targets: Sequence[ObjectTarget]) -> AttemptOutcome[ObjectTarget]:
+        outcome: AttemptOutcome[ObjectTarget] = AttemptOutcome()
+        for target in targets:
             try:
-                self._call("delete_object", **self._bucket_arguments(), Key=key)
+                answer = self._call("delete_object", **self._bucket_arguments(), **_object_entry(target))
             except OutOfTime as error:
                 outcome.out_of_time = error
                 break
             except ClientError as error:
-                outcome.failed[key] = KeyFailure(_code_of(error), _message_of(error))
+                outcome.failed[target] = KeyFailure(_code_of(error), _message_of(error))
             else:
-                outcome.deleted.add(key)
+                outcome.deleted.add(target)
+                marker = bool(answer.get("DeleteMarker"))
+                outcome.details[target] = DeletedDetail(
+                    delete_marker=marker,
+                    delete_marker_version_id=answer.get("VersionId") if marker and target.version_id is None
+                    else None,
+                    version_id=target.version_id)
         return outcome
+
+
+def _object_entry(target: ObjectTarget) -> dict[str, str]:
+    if target.version_id is None:
+        return {"Key": target.key}
+    return {"Key": target.key, "VersionId": target.version_id}
+
+
+def _answered_target(item: dict[str, Any], requested: set[ObjectTarget]) -> ObjectTarget | None:
+    """The requested entry an answer's Deleted or Error item is about. S3 echoes ``VersionId`` for a versioned
+    entry; for a key-only entry on a versioned bucket it may report the marker it created instead."""
+    exact = ObjectTarget(item.get("Key", ""), item.get("VersionId"))
+    if exact in requested:
+        return exact
+    key_only = ObjectTarget(item.get("Key", ""))
+    return key_only if key_only in requested else None
+
+
+def _by_key(outcome: AttemptOutcome[ObjectTarget]) -> AttemptOutcome[str]:
+    return AttemptOutcome(deleted={target.key for target in outcome.deleted},
+                          failed={target.key: failure for target, failure in outcome.failed.items()},
+                          details={target.key: detail for target, detail in outcome.details.items()},
+                          out_of_time=outcome.out_of_time)
 
 
 def _code_of(error: ClientError) -> str:
@@ -260,9 +329,9 @@ class RetryPolicy:
 PER_KEY_RETRY = RetryPolicy()
 
 
-def _attempt_with_retries(attempt: Callable[[Sequence[str]], AttemptOutcome], keys: Sequence[str],
-                          retry: RetryPolicy, deadline: Deadline) -> AttemptOutcome:
-    total = AttemptOutcome()
+def _attempt_with_retries(attempt: Callable[[Sequence[Target]], AttemptOutcome[Target]], keys: Sequence[Target],
+                          retry: RetryPolicy, deadline: Deadline) -> AttemptOutcome[Target]:
+    total: AttemptOutcome[Target] = AttemptOutcome()
     pending = list(keys)
     last_code: str | None = None
     for attempt_number in range(1, retry.attempts + 1):
@@ -272,6 +341,7 @@ def _attempt_with_retries(attempt: Callable[[Sequence[str]], AttemptOutcome], ke
             total.out_of_time = OutOfTime(error.last_code or last_code)
             break
         total.deleted |= outcome.deleted
+        total.details.update(outcome.details)
         retryable = [key for key in pending if key in outcome.failed and outcome.failed[key].retryable]
         for key, failure in outcome.failed.items():
             if not failure.retryable or attempt_number == retry.attempts:
@@ -289,32 +359,47 @@ def _attempt_with_retries(attempt: Callable[[Sequence[str]], AttemptOutcome], ke
     return total
 
 
-def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def _chunks(keys: Sequence[Target], size: int) -> Iterator[Sequence[Target]]:
     for start in range(0, len(keys), size):
         yield keys[start:start + size]
 
 
-def delete_keys(store: ObjectStore, keys: Sequence[str], retry: RetryPolicy | None = None,
-                deadline: Deadline | None = None) -> AttemptOutcome:
-    """Delete ``keys`` (already unique): DeleteObjects in batches of at most 1000, DeleteObject for keys XML cannot
-    carry. Once ``deadline`` stops the work, the outcome's ``out_of_time`` is set and the keys it neither deleted
-    nor failed were left as they were (or deleted by an attempt whose answer never came)."""
+def _delete_in_batches(batch: Callable[[Sequence[Target]], AttemptOutcome[Target]],
+                       singly: Callable[[Sequence[Target]], AttemptOutcome[Target]], targets: Sequence[Target],
+                       key_of: Callable[[Target], str], retry: RetryPolicy | None,
+                       deadline: Deadline | None) -> AttemptOutcome[Target]:
     policy = retry or PER_KEY_RETRY
     time_left = deadline or Deadline.unbounded()
-    total = AttemptOutcome()
-    batchable = [key for key in keys if fits_in_xml(key)]
-    unbatchable = [key for key in keys if not fits_in_xml(key)]
-    parts = [(store.delete_batch, chunk) for chunk in _chunks(batchable, DELETE_OBJECTS_MAX_KEYS)]
+    total: AttemptOutcome[Target] = AttemptOutcome()
+    batchable = [target for target in targets if fits_in_xml(key_of(target))]
+    unbatchable = [target for target in targets if not fits_in_xml(key_of(target))]
+    parts = [(batch, chunk) for chunk in _chunks(batchable, DELETE_OBJECTS_MAX_KEYS)]
     if unbatchable:
-        parts.append((store.delete_singly, unbatchable))
+        parts.append((singly, unbatchable))
     for attempt, part in parts:
         outcome = _attempt_with_retries(attempt, part, policy, time_left)
         total.deleted |= outcome.deleted
         total.failed.update(outcome.failed)
+        total.details.update(outcome.details)
         if outcome.out_of_time is not None:
             total.out_of_time = outcome.out_of_time
             break
     return total
+
+
+def delete_keys(store: ObjectStore, keys: Sequence[str], retry: RetryPolicy | None = None,
+                deadline: Deadline | None = None) -> AttemptOutcome[str]:
+    """Delete ``keys`` (already unique): DeleteObjects in batches of at most 1000, DeleteObject for keys XML cannot
+    carry. Once ``deadline`` stops the work, the outcome's ``out_of_time`` is set and the keys it neither deleted
+    nor failed were left as they were (or deleted by an attempt whose answer never came)."""
+    return _delete_in_batches(store.delete_batch, store.delete_singly, keys, lambda key: key, retry, deadline)
+
+
+def delete_versions(store: S3ObjectStore, targets: Sequence[ObjectTarget], retry: RetryPolicy | None = None,
+                    deadline: Deadline | None = None) -> AttemptOutcome[ObjectTarget]:
+    """Delete ``targets`` (already unique; every version id checked to be its key's) the way ``delete_keys`` does."""
+    return _delete_in_batches(store.delete_versions_batch, store.delete_versions_singly, targets,
+                              lambda target: target.key, retry, deadline)
 
 
 # --- planning and the synchronous limit ----------------------------------------------------------------------------

@@ -59,6 +59,11 @@ from eraser.tenancy import TenancyRepository
 # a version, and S3 answers it with this InvalidArgument.
 _VERSION_ID = re.compile(r"^(?:[A-Za-z0-9._-]{1,1024}|[A-Za-z0-9+/=]{1,1024})$")
 INVALID_VERSION_ID = "Invalid version id specified"
+
+
+def well_formed_version_id(version_id: str) -> bool:
+    return _VERSION_ID.match(version_id) is not None
+
 # x-amz-mfa: the device's serial number (or ARN), one space, and the 6-digit code it shows.
 _MFA = re.compile(r"^\S+ [0-9]{6}$")
 REQUESTER = "requester"
