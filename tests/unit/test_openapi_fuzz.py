@@ -38,7 +38,8 @@ EXAMPLES = int(os.environ.get("ERASER_FUZZ_EXAMPLES", "40"))
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
-JSON_ROUTES = sorted((route for route in template_routes() if not route.path.startswith("/s3/")),
+# The S3 endpoint (``/s3`` and below) speaks XML; its refusals are tested in its own files.
+JSON_ROUTES = sorted((route for route in template_routes() if not (route.path + "/").startswith("/s3/")),
                      key=lambda route: route.id)
 PLAIN_BUCKET = "photos"
 TRASH_BUCKET = "bin"
