@@ -226,7 +226,8 @@ class EraserApi(Contender):
         """Register the bucket with the stack's organization and issue a fresh all-scopes key for this run (the
         task-creating endpoints are rate-limited per credential)."""
         from eraser.auth import ALL_SCOPES, CredentialStore
-        from eraser.tenancy import Bucket, TenancyRepository, new_id, utc_now
+        from eraser.clock import new_id, utc_now
+        from eraser.tenancy import Bucket, TenancyRepository
 
         assert self.stack is not None
         organization_id = str(self.stack.state["organization_id"])

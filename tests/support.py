@@ -21,7 +21,8 @@ from moto import mock_aws
 
 from eraser import aws, config
 from eraser.auth import ALL_SCOPES, CredentialStore
-from eraser.tenancy import Bucket, BucketConfiguration, Organization, TenancyRepository, new_id, utc_now
+from eraser.clock import new_id, utc_now
+from eraser.tenancy import Bucket, BucketConfiguration, Organization, TenancyRepository
 from local.provision import function_environment, provision
 from local.template import load_template
 

@@ -8,8 +8,9 @@ import pytest
 
 from eraser import errors
 from eraser.auth import CredentialStore, Scope, authenticate, hash_api_key, issue_jwt
+from eraser.clock import utc_now
 from eraser.config import settings
-from eraser.tenancy import OrganizationStatus, TenancyRepository, utc_now
+from eraser.tenancy import OrganizationStatus, TenancyRepository
 
 
 @pytest.mark.parametrize("header", ["X-Api-Key", "api-key", "x-api-key", "Authorization"])

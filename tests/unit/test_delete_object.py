@@ -13,9 +13,10 @@ from botocore.stub import Stubber
 
 from eraser import aws
 from eraser.auth import CredentialStore, issue_jwt
+from eraser.clock import utc_now
 from eraser.config import settings
 from eraser.storage import retries
-from eraser.tenancy import BucketConfiguration, OrganizationStatus, TenancyRepository, utc_now
+from eraser.tenancy import BucketConfiguration, OrganizationStatus, TenancyRepository
 from tests.support import LambdaContext, Tenant, api_event, invoke, load_event, response_header
 
 RESOURCE = "/s3/{bucket}/{key+}"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from eraser.clock import utc_now
 from eraser.errors import BucketNotFound
 from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, get_task
-from eraser.tenancy import TenancyRepository, utc_now
+from eraser.tenancy import TenancyRepository
 from tests.support import api_event, invoke, response_header, response_json
 from tests.tasks_harness import (
     TaskHarness,

@@ -11,13 +11,13 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
+from eraser.clock import utc_now
 from eraser.storage.listing import ListedVersion, trashed_before
 from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, failures_of, get_task
 from eraser.tasks.model import ChunkMessage, Counts, Progress, Target, Task
 from eraser.tasks.queues import cut_chunks
 from eraser.tasks.repository import task_key
 from eraser.tasks.settings import engine_settings
-from eraser.tenancy import utc_now
 from tests.support import invoke, load_event, response_json
 from tests.tasks_harness import (
     TaskHarness,

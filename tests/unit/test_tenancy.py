@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from eraser import aws, errors
-from eraser.tenancy import Bucket, BucketConfiguration, TenancyRepository, new_id, utc_now
+from eraser.clock import new_id, utc_now
+from eraser.tenancy import Bucket, BucketConfiguration, TenancyRepository
 from tests.support import dynamodb_key_limits, register_bucket
 
 

@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
+from eraser.clock import new_id, utc_now
 from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, get_task
-from eraser.tenancy import BucketConfiguration, Organization, TenancyRepository, new_id, utc_now
+from eraser.tenancy import BucketConfiguration, Organization, TenancyRepository
 from eraser.trash.purge import purge_expired_trash, trash_cutoff
 from tests.support import load_event, register_bucket
 from tests.tasks_harness import TaskHarness, assert_owner_on_every_call, engine_fixture  # noqa: F401

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from eraser import aws, config
 from eraser.auth import ALL_SCOPES, CredentialStore, issue_jwt
+from eraser.clock import new_id, utc_now
 from eraser.errors import Conflict, NotFound, OrganizationNotFound
 from eraser.tenancy import (
     S3_BUCKET_NAME,
@@ -30,8 +31,6 @@ from eraser.tenancy import (
     Organization,
     OrganizationStatus,
     TenancyRepository,
-    new_id,
-    utc_now,
 )
 
 DEFAULT_LOCAL_STATE = Path(".eraser/local.json")

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from eraser import aws, sigv4
+from eraser.clock import utc_now
 from eraser.config import settings
 from eraser.errors import (
     ExpiredCredentials,
@@ -41,7 +42,7 @@ from eraser.errors import (
     OrganizationSuspended,
     ScopeNotGranted,
 )
-from eraser.tenancy import Organization, OrganizationStatus, TenancyRepository, utc_now
+from eraser.tenancy import Organization, OrganizationStatus, TenancyRepository
 
 API_KEY_PREFIX = "erk_"
 # Access key ids look like AWS's (20 upper-case letters and digits) so that clients which check their shape accept

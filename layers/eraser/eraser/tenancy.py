@@ -15,9 +15,8 @@ updates a bucket in place, which is what keeps the copy in the name item true.
 from __future__ import annotations
 
 import re
-import secrets
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -35,14 +34,6 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 SUB_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # S3's rules for bucket names (3-63 chars, lowercase letters, digits, dots and hyphens).
 S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
 
 
 class OrganizationStatus(StrEnum):

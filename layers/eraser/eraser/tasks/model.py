@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from eraser.tenancy import Bucket, utc_now
+from eraser.clock import utc_now
+from eraser.tenancy import Bucket
 
 
 class TaskKind(StrEnum):

@@ -21,6 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from eraser import aws
+from eraser.clock import utc_now
 from eraser.config import settings
 from eraser.errors import TaskNotFound
 from eraser.tasks.model import (
@@ -33,7 +34,6 @@ from eraser.tasks.model import (
     TaskStatus,
     expiry_of,
 )
-from eraser.tenancy import utc_now
 
 ACTIVE = "active"
 ACTIVE_INDEX = "active-tasks"

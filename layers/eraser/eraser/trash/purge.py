@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from eraser.auth import Principal
+from eraser.clock import new_id, utc_now
 from eraser.errors import OrganizationNotFound
 from eraser.observability import logger
 from eraser.tasks import Selection, Task, TaskKind, TaskStatus, create_task
 from eraser.tasks.repository import TaskRepository
-from eraser.tenancy import Organization, TenancyRepository, new_id, utc_now
+from eraser.tenancy import Organization, TenancyRepository
 from eraser.trash import SCHEDULE_REQUESTER, retention_cutoff, trash_buckets, whole_seconds
 
 Clock = Callable[[], datetime]
