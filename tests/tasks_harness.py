@@ -30,8 +30,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
-from eraser import aws
-from eraser.tasks.settings import engine_settings
+from eraser import aws, config
 from tests.openapi_check import assert_matches_openapi
 from tests.support import AwsStack, LambdaContext, Tenant, api_event, invoke, list_versions, load_event
 
@@ -261,7 +260,7 @@ def engine_fixture(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator
     the S3 client the engine uses is a FaultyS3 around moto's."""
     for name, value in {"LISTING_PAGE_SIZE": "7", "LISTING_PAGES_PER_STEP": "1", "KEY_RETRY_BASE_SECONDS": "0"}.items():
         monkeypatch.setenv(name, value)
-    engine_settings.cache_clear()
+    config.settings.cache_clear()
     client = boto3.client("s3")
     # A bucket no task targets, with versions, a delete marker, a folder marker and an upload: every engine test
     # ends by checking that it is exactly as it was.
@@ -275,7 +274,7 @@ def engine_fixture(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator
     faulty = FaultyS3(client)
     monkeypatch.setattr(aws, "s3", lambda: faulty)
     yield faulty
-    engine_settings.cache_clear()
+    config.settings.cache_clear()
     assert list_versions(client, BYSTANDER_BUCKET) == before, "a task touched a bucket it did not target"
     uploads = client.list_multipart_uploads(Bucket=BYSTANDER_BUCKET).get("Uploads", [])
     assert [item["UploadId"] for item in uploads] == [upload]

@@ -391,6 +391,7 @@ def test_keys_count_towards_the_synchronous_limit(tenant, s3_spy, sync_limit):
 def test_requests_over_the_limit_are_rate_limited_per_credential_and_refused_ones_start_no_task(
         tenant, s3_spy, sync_limit, monkeypatch):
     monkeypatch.setenv("RATE_LIMIT_BULK_DELETE_TASK", "2")
+    config.settings.cache_clear()
     for number in range(6):
         tenant.put(f"big/{number}")
     statuses = [bulk_delete_call(tenant, {"object_keys": [], "path": ["big"]}) for _ in range(3)]

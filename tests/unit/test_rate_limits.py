@@ -6,12 +6,13 @@ import boto3
 import pytest
 
 from eraser import errors
+from eraser.config import Settings, from_environment
 from eraser.ratelimit import (
     DEFAULT_LIMITS_PER_MINUTE,
     LimitedOperation,
     RateLimiter,
     enforce_rate_limit,
-    limits_from_environment,
+    limits_of,
 )
 
 
@@ -94,11 +95,13 @@ def test_items_expire_through_ttl_after_their_window(stack):
 
 
 def test_limits_are_configurable_through_the_environment():
-    limits = limits_from_environment({"RATE_LIMIT_PURGE_ALL_TRASH": "2", "RATE_LIMIT_BULK_DELETE_TASK": ""})
+    environment = {"RATE_LIMIT_PURGE_ALL_TRASH": "2", "RATE_LIMIT_BULK_DELETE_TASK": ""}
+    limits = limits_of(from_environment(Settings, environment).rate_limits)
     assert limits[LimitedOperation.PURGE_ALL_TRASH] == 2
     assert limits[LimitedOperation.BULK_DELETE_TASK] == 30
-    with pytest.raises(ValueError):
-        limits_from_environment({"RATE_LIMIT_PURGE_BUCKET": "0"})
+    for refused in ("0", "-1", "5.0", "1e3", "many"):
+        with pytest.raises(ValueError):
+            from_environment(Settings, {"RATE_LIMIT_PURGE_BUCKET": refused})
 
 
 def test_an_unreachable_table_fails_closed_with_service_unavailable(stack):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from eraser import config
 from eraser.clock import utc_now
 from eraser.errors import BucketNotFound
 from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, get_task
@@ -92,6 +93,7 @@ def test_bucket_with_locked_objects_is_kept_and_the_task_fails_with_the_reason(s
 
 def test_bucket_that_keeps_receiving_writes_fails_instead_of_looping(stack, tenant, engine, monkeypatch):
     monkeypatch.setenv("MAX_PASSES", "3")
+    config.settings.cache_clear()
     fill(tenant, 10)
 
     def write_after_every_step(step: int) -> None:

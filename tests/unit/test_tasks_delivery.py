@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from eraser import config
+from eraser.config import engine_settings
 from eraser.tasks import TaskStatus, failures_of, get_task
-from eraser.tasks.settings import engine_settings
 from tests.support import LambdaContext, invoke, response_json
 from tests.tasks_harness import (
     SimulatedCrash,
@@ -46,7 +47,7 @@ def test_two_copies_of_a_listing_step_side_by_side_count_each_key_once(stack, te
     shifted by the deleted page); then A goes on. Two batch workers then count B's `seq 1` and A's `seq 2`, which
     hold the same keys."""
     monkeypatch.setenv("LISTING_PAGES_PER_STEP", "3")
-    engine_settings.cache_clear()
+    config.settings.cache_clear()
     keys = fill(tenant, 35)  # 5 pages of 7
     task_id = response_json(purge(tenant))["task"]["id"]
     harness = TaskHarness(stack)

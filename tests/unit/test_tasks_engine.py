@@ -11,13 +11,14 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
+from eraser import config
 from eraser.clock import utc_now
+from eraser.config import engine_settings
 from eraser.storage.listing import ListedVersion, trashed_before
 from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, failures_of, get_task
 from eraser.tasks.model import ChunkMessage, Counts, Progress, Target, Task
 from eraser.tasks.queues import cut_chunks
 from eraser.tasks.repository import task_key
-from eraser.tasks.settings import engine_settings
 from tests.support import invoke, load_event, response_json
 from tests.tasks_harness import (
     TaskHarness,
@@ -152,6 +153,7 @@ def test_one_task_empties_several_targets_and_nothing_else(stack, tenant, engine
 
 def test_listing_beyond_the_hop_cap_fails_the_task_with_the_reason(stack, tenant, engine, monkeypatch):
     monkeypatch.setenv("MAX_LISTING_HOPS", "2")
+    config.settings.cache_clear()
     fill(tenant, 30)
     task_id = response_json(purge(tenant))["task"]["id"]
     TaskHarness(stack).drain()
@@ -224,6 +226,7 @@ def test_watchdog_fails_a_task_that_stays_stalled_after_its_resumes(stack, tenan
     fill(tenant, 30)
     task_id = response_json(purge(tenant))["task"]["id"]
     monkeypatch.setenv("WATCHDOG_MAX_RESUMES", "2")
+    config.settings.cache_clear()
     harness = TaskHarness(stack)
     harness.step()
     for _ in range(2):
@@ -306,7 +309,7 @@ def test_keys_and_prefixes_selection_deletes_those_keys_and_everything_under_the
 def test_full_pages_are_deleted_in_calls_of_at_most_1000_keys(stack, tenant, engine, monkeypatch):
     monkeypatch.setenv("LISTING_PAGE_SIZE", "1000")
     monkeypatch.setenv("LISTING_PAGES_PER_STEP", "50")
-    engine_settings.cache_clear()
+    config.settings.cache_clear()
     client = boto3.client("s3")
     for index in range(1005):
         client.put_object(Bucket=tenant.bucket.s3_bucket, Key=f"k/{index:05d}", Body=b"")

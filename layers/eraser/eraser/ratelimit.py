@@ -7,15 +7,14 @@ items expire through the table's TTL (``expires_at``), which DynamoDB applies la
 relied upon for correctness.
 
 Limits are requests per minute per credential, overridable per operation with ``RATE_LIMIT_<OPERATION>`` (for
-example ``RATE_LIMIT_PURGE_ALL_TRASH=5``). Handlers call ``enforce_rate_limit(operation, principal)`` after
-authentication and before any work.
+example ``RATE_LIMIT_PURGE_ALL_TRASH=5``), read with the other settings (``eraser.config.RateLimitSettings``).
+Handlers call ``enforce_rate_limit(operation, principal)`` after authentication and before any work.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -24,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from eraser import aws
 from eraser.auth import Principal
-from eraser.config import settings
+from eraser.config import RateLimitSettings, settings
 from eraser.errors import RateLimited, ServiceUnavailable
 from eraser.observability import logger
 
@@ -45,26 +44,12 @@ class LimitedOperation(StrEnum):
     BULK_DELETE_TASK = "bulk_delete_task"
 
 
-DEFAULT_LIMITS_PER_MINUTE: Mapping[LimitedOperation, int] = {
-    LimitedOperation.PURGE_ALL_TRASH: 5,
-    LimitedOperation.PURGE_BUCKET: 10,
-    LimitedOperation.DELETE_BUCKET: 10,
-    LimitedOperation.BULK_DELETE_TASK: 30,
-}
+def limits_of(rate_limits: RateLimitSettings) -> dict[LimitedOperation, int]:
+    """The limit of each operation, from the settings' field of the same name."""
+    return {operation: getattr(rate_limits, operation.value) for operation in LimitedOperation}
 
 
-def limits_from_environment(environment: Mapping[str, str] | None = None) -> dict[LimitedOperation, int]:
-    """The default limits, each overridden by ``RATE_LIMIT_<OPERATION>`` when set to a positive integer."""
-    environment = os.environ if environment is None else environment
-    limits = dict(DEFAULT_LIMITS_PER_MINUTE)
-    for operation in LimitedOperation:
-        raw = environment.get(f"RATE_LIMIT_{operation.value.upper()}", "").strip()
-        if not raw:
-            continue
-        if not raw.isdigit() or int(raw) < 1:
-            raise ValueError(f"RATE_LIMIT_{operation.value.upper()} must be a positive integer, not {raw!r}")
-        limits[operation] = int(raw)
-    return limits
+DEFAULT_LIMITS_PER_MINUTE: Mapping[LimitedOperation, int] = limits_of(RateLimitSettings())
 
 
 class RateLimiter:
@@ -74,7 +59,7 @@ class RateLimiter:
                  limits: Mapping[LimitedOperation, int] | None = None) -> None:
         self._table = aws.table(table_name or settings().rate_limits_table)
         self._clock = clock or wall_clock
-        self._limits = dict(limits) if limits is not None else limits_from_environment()
+        self._limits = dict(limits) if limits is not None else limits_of(settings().rate_limits)
 
     def limit_of(self, operation: LimitedOperation) -> int:
         return self._limits[operation]

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from eraser import aws
 from eraser.clock import new_id, utc_now
+from eraser.config import engine_settings
 from eraser.errors import BucketNotFound, Conflict, RequestTooLarge, TaskNotFound
 from eraser.observability import logger, metrics
 from eraser.storage.listing import abort_multipart_uploads, bucket_exists, bucket_is_empty
@@ -32,7 +33,6 @@ from eraser.tasks.model import (
 )
 from eraser.tasks.queues import send_listing_step
 from eraser.tasks.repository import LockHeld, TaskRepository
-from eraser.tasks.settings import engine_settings
 from eraser.tenancy import Bucket, Organization, TenancyRepository
 
 RemainingMs = Callable[[], int]

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from eraser import aws
 from eraser.clock import new_id, utc_now
+from eraser.config import engine_settings
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
 from eraser.storage.listing import (
@@ -48,7 +49,6 @@ from eraser.tasks.model import (
 )
 from eraser.tasks.queues import cut_chunks, send_chunks, send_listing_step
 from eraser.tasks.repository import TaskRepository
-from eraser.tasks.settings import engine_settings
 
 # Retrying these cannot help: the bucket is gone, or belongs to another account (ExpectedBucketOwner), or a policy
 # denies the listing. The task fails at once with the reason instead of after five deliveries and a dead letter.

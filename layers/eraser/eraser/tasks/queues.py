@@ -9,11 +9,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eraser import aws
-from eraser.config import settings
+from eraser.config import engine_settings, settings
 from eraser.errors import TaskQueueingError
 from eraser.storage.listing import ListedVersion
 from eraser.tasks.model import ChunkEntry, ChunkMessage, ListingMessage
-from eraser.tasks.settings import engine_settings
 
 # SendMessageBatch takes at most 10 messages and, like one message, at most 256 KiB in all.
 _BATCH_ENTRIES = 10

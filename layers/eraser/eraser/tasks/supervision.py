@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools.metrics import MetricUnit
 
 from eraser.clock import utc_now
+from eraser.config import engine_settings
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
 from eraser.tasks.engine import advance_if_pass_finished, fail_task, pass_is_finished, resume_message
 from eraser.tasks.model import ListingMessage, Phase, Task, TaskStatus
 from eraser.tasks.queues import send_listing_step
 from eraser.tasks.repository import TaskRepository
-from eraser.tasks.settings import engine_settings
 
 
 @dataclass

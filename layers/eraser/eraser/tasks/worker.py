@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from eraser import aws
+from eraser.config import engine_settings
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, fits_in_xml
@@ -25,7 +26,6 @@ from eraser.storage.retries import RETRYABLE_ERRORS, full_jitter
 from eraser.tasks.engine import advance_if_pass_finished
 from eraser.tasks.model import ChunkEntry, ChunkMessage, KeyFailure, TaskStatus
 from eraser.tasks.repository import TaskRepository
-from eraser.tasks.settings import engine_settings
 
 # A whole call can also fail with a bare HTTP status as its code (botocore's parse of an empty 500/503 body).
 RETRYABLE_CALL_ERRORS = RETRYABLE_ERRORS | {"503", "500"}
