@@ -1,14 +1,14 @@
 """The deletion task engine: a task record in DynamoDB, listing steps and batches of keys on SQS, exact counts.
 
 The API other features use (stable; see docs/tasks.md "Engine API for other features"): ``create_task``,
-``get_task``, ``find_task``, ``failures_of``, ``cancel_task``, and the models below.
+``record_completed_task``, ``get_task``, ``find_task``, ``failures_of``, ``cancel_task``, and the models below.
 
 Modules: ``model`` (what a task is), ``repository`` (its DynamoDB records), ``queues`` (its SQS messages),
 ``engine`` (lifecycle: create, end of pass, finalize, cancel, fail), ``lister`` (listing steps), ``worker``
 (DeleteObjects batches), ``supervision`` (watchdog, dead letters), ``service`` (the endpoints' use cases).
 """
 
-from eraser.tasks.engine import cancel_task, create_task, failures_of, find_task, get_task
+from eraser.tasks.engine import cancel_task, create_task, failures_of, find_task, get_task, record_completed_task
 from eraser.tasks.model import (
     KeyFailure,
     Progress,
@@ -34,4 +34,5 @@ __all__ = [
     "failures_of",
     "find_task",
     "get_task",
+    "record_completed_task",
 ]

@@ -91,6 +91,19 @@ def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket
     return task
 
 
+def record_completed_task(organization: Organization, kind: TaskKind, requested_by: str,
+                          selection: Selection) -> Task:
+    """Record a task that has nothing to do (a request with no target, such as purging the trash of an organization
+    without a trash-enabled bucket) as already completed: clients still get a task to poll. Nothing is listed or
+    queued, since the lifecycle starts by listing a target."""
+    now = utc_now()
+    task = Task(id=new_id("task"), kind=kind, organization_id=organization.id, account_id=organization.account_id,
+                targets=[], selection=selection, requested_by=requested_by, status=TaskStatus.COMPLETED,
+                listing_done=True, created_at=now, started_at=now, finished_at=now)
+    TaskRepository().create(task)
+    return task
+
+
 def _running_holder(repository: TaskRepository, held: LockHeld) -> Task | None:
     """The unfinished task holding a lock, or None after removing a lock its finished task left behind."""
     if held.task_id is None:

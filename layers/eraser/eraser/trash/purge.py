@@ -17,8 +17,7 @@ from eraser.auth import Principal
 from eraser.clock import new_id, utc_now
 from eraser.errors import OrganizationNotFound
 from eraser.observability import logger
-from eraser.tasks import Selection, Task, TaskKind, TaskStatus, create_task
-from eraser.tasks.repository import TaskRepository
+from eraser.tasks import Selection, Task, TaskKind, create_task, record_completed_task
 from eraser.tenancy import Organization, TenancyRepository
 from eraser.trash import SCHEDULE_REQUESTER, retention_cutoff, trash_buckets, whole_seconds
 
@@ -52,21 +51,10 @@ def purge_all_trash(principal: Principal, organization_id: str | None = None, su
     buckets = trash_buckets((tenancy or TenancyRepository()).list_buckets(organization.id))
     selection = Selection.trash(superseded_before=trash_cutoff(clock()))
     if not buckets:
-        return _nothing_to_purge(organization, principal.subject, selection)
+        # No trash-enabled bucket, no trash: the answer is still a task (the page promises one, clients poll it).
+        return record_completed_task(organization, TaskKind.TRASH_PURGE, principal.subject, selection)
     return create_task(organization, TaskKind.TRASH_PURGE, buckets, requested_by=principal.subject,
                        selection=selection)
-
-
-def _nothing_to_purge(organization: Organization, requested_by: str, selection: Selection) -> Task:
-    """An organization without a trash-enabled bucket has no trash: the answer is still a task (the page promises
-    one, and clients poll it), recorded already completed. The engine needs at least one target, so this one is
-    written directly."""
-    now = utc_now()
-    task = Task(id=new_id("task"), kind=TaskKind.TRASH_PURGE, organization_id=organization.id,
-                account_id=organization.account_id, targets=[], selection=selection, requested_by=requested_by,
-                status=TaskStatus.COMPLETED, listing_done=True, created_at=now, started_at=now, finished_at=now)
-    TaskRepository().create(task)
-    return task
 
 
 # --- scheduled purges ------------------------------------------------------------------------------------------------
