@@ -8,10 +8,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import s3xml
 from eraser.api.http import build_resolver, headers_of
-from eraser.api.s3request import authenticate_s3, ensure_delete_object
+from eraser.api.s3request import authenticate_s3, delete_object_request, ensure_delete_object
 from eraser.auth import Scope
 from eraser.observability import logger, metrics, tracer
-from eraser.storage.objects import DeleteObjectRequest, delete_object
+from eraser.storage.objects import delete_object
 from eraser.storage.retries import Deadline
 
 app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
@@ -28,7 +28,7 @@ def delete_one_object() -> Response:
     headers = headers_of(event)
     # Credentials next, as S3 does: an unauthenticated caller learns nothing about what a valid request looks like.
     principal = authenticate_s3(event, Scope.OBJECTS_DELETE)
-    request = DeleteObjectRequest.from_http(event.path_parameters or {}, event.query_string_parameters or {}, headers)
+    request = delete_object_request(event.path_parameters or {}, event.query_string_parameters or {}, headers)
     result = delete_object(principal, request, deadline=Deadline.of(app.lambda_context))
     return s3xml.delete_object_response(result, event)
 

@@ -1,4 +1,4 @@
-"""DeleteObject's domain pieces below the handler: header parsing, condition and Object Lock rules, the HEAD-to-DELETE
+"""DeleteObject's pieces below the handler: header parsing (api), condition and Object Lock rules, the HEAD-to-DELETE
 race, and how S3's failures become the domain's errors."""
 
 from __future__ import annotations
@@ -10,15 +10,9 @@ import pytest
 from botocore.stub import Stubber
 
 from eraser import aws, errors
+from eraser.api.s3request import delete_object_request, parse_http_date, parse_size
 from eraser.auth import Principal, Scope, authenticate
-from eraser.storage.conditions import (
-    DeleteConditions,
-    StoredObject,
-    etag_matches,
-    parse_http_date,
-    parse_size,
-    same_second,
-)
+from eraser.storage.conditions import DeleteConditions, StoredObject, etag_matches, same_second
 from eraser.storage.objects import DeleteObjectRequest, delete_object, ensure_not_locked
 from tests.support import Tenant
 
@@ -100,8 +94,8 @@ def principal_of(tenant: Tenant) -> Principal:
 
 
 def request(key: str = "doc.txt", bucket: str = "photos", **headers: str) -> DeleteObjectRequest:
-    return DeleteObjectRequest.from_http({"bucket": bucket, "key": key}, {},
-                                         {name.lower(): value for name, value in headers.items()})
+    return delete_object_request({"bucket": bucket, "key": key}, {},
+                                 {name.lower(): value for name, value in headers.items()})
 
 
 class NoS3:
@@ -178,7 +172,7 @@ def test_version_s3_will_not_head_is_listed_and_deleted_when_the_listing_shows_i
         stubber.add_client_error("head_object", service_error_code="400", http_status_code=400)
         stubber.add_response("list_object_versions", listed)
         stubber.add_response("delete_object", {"VersionId": "null"})
-        result = delete_object(principal_of(tenant), DeleteObjectRequest.from_http(
+        result = delete_object(principal_of(tenant), delete_object_request(
             {"bucket": "photos", "key": "doc.txt"}, {"versionId": "null"}, {}), s3_client=client)
         stubber.assert_no_pending_responses()
     assert result.version_id == "null"
@@ -192,7 +186,7 @@ def test_version_s3_will_not_head_and_the_listing_does_not_show_is_never_sent_to
     with Stubber(client) as stubber:
         stubber.add_client_error("head_object", service_error_code="400", http_status_code=400)
         stubber.add_response("list_object_versions", listed)
-        result = delete_object(principal_of(tenant), DeleteObjectRequest.from_http(
+        result = delete_object(principal_of(tenant), delete_object_request(
             {"bucket": "photos", "key": "doc.txt"}, {"versionId": "abc"}, {}), s3_client=client)
         stubber.assert_no_pending_responses()
     assert result.version_id == "abc"

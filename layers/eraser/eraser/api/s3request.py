@@ -1,5 +1,6 @@
 """The S3 endpoints' view of an API Gateway request: whether it is the operation the route implements, what an S3
-client signed, and who it is.
+client signed, who it is, and what its ``x-amz-*`` and conditional headers ask for (read here into the typed
+requests of ``eraser.storage``, which never sees a header).
 
 What the client signed is the path of the URL it sent: ``/s3/<bucket>/<key>`` when it talks to the API's own URL
 without a stage (the local stack, a custom domain mapped at the root), ``/<stage>/s3/<bucket>/<key>`` through an
@@ -15,18 +16,28 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import ValidationError
 
 from eraser.api.http import headers_of, repeated_query_parameters
 from eraser.api.s3body import DeleteDocument
 from eraser.auth import Principal, Scope, authenticate
 from eraser.errors import InvalidArgument, OperationNotImplemented, ValidationFailed
 from eraser.sigv4 import AUTHENTICATION_QUERY_PARAMETERS, SignedRequest, uri_encode
+from eraser.storage.conditions import DeleteConditions, as_utc, normalize_etag
 from eraser.storage.delete_objects import DeleteObjectsEntry, DeleteObjectsRequest
+from eraser.storage.objects import REQUESTER, DeleteObjectRequest
 
 _PLACEHOLDER = re.compile(r"\{([^}+]+)(\+?)\}")
+# S3 types sizes as 64-bit longs (19 digits): a longer number matches no object, and past 4,300 digits int()
+# refuses to parse it at all (a ValueError, which was a 500).
+_SIZE = re.compile(r"^[0-9]{1,19}$")
+Parsed = TypeVar("Parsed")
 
 
 def canonical_uris(event: APIGatewayProxyEvent) -> tuple[str, ...]:
@@ -157,16 +168,87 @@ def _all_values(multi_value: Mapping[str, Sequence[str]] | None,
 
 def delete_objects_request(event: APIGatewayProxyEvent, document: DeleteDocument) -> DeleteObjectsRequest:
     headers = headers_of(event)
-    bypass = headers.get("x-amz-bypass-governance-retention", "false").strip().lower()
-    if bypass not in ("true", "false"):
-        raise InvalidArgument("x-amz-bypass-governance-retention must be 'true' or 'false'")
-    owner = headers.get("x-amz-expected-bucket-owner")
     return DeleteObjectsRequest(
         bucket=(event.path_parameters or {}).get("bucket", ""),
         entries=[DeleteObjectsEntry(entry.key, entry.version_id, entry.conditional) for entry in document.entries],
         quiet=document.quiet,
-        expected_bucket_owner=owner.strip() if owner is not None else None,
-        bypass_governance_retention=bypass == "true")
+        expected_bucket_owner=_optional(headers, "x-amz-expected-bucket-owner", str.strip),
+        bypass_governance_retention=_optional(headers, "x-amz-bypass-governance-retention", parse_bypass) or False)
+
+
+def delete_object_request(path_parameters: Mapping[str, str], query: Mapping[str, str],
+                          headers: Mapping[str, str]) -> DeleteObjectRequest:
+    """DeleteObject's request from API Gateway's (already URL-decoded) path parameters, the query string and
+    lower-case headers. Nothing is decoded again: a key holding a literal ``%41`` stays ``%41``."""
+    conditions = DeleteConditions(
+        if_match=_optional(headers, "if-match", parse_if_match),
+        size=_optional(headers, "x-amz-if-match-size", parse_size),
+        last_modified=_optional(headers, "x-amz-if-match-last-modified-time", parse_http_date),
+    )
+    try:
+        return DeleteObjectRequest(
+            bucket=path_parameters.get("bucket", ""),
+            key=path_parameters.get("key", ""),
+            version_id=query.get(VERSION_ID),
+            conditions=conditions,
+            expected_bucket_owner=_optional(headers, "x-amz-expected-bucket-owner", str.strip),
+            mfa=headers.get("x-amz-mfa"),
+            requester_pays=_optional(headers, "x-amz-request-payer", parse_requester) or False,
+            bypass_governance_retention=_optional(headers, "x-amz-bypass-governance-retention", parse_bypass) or False,
+        )
+    except ValidationError as error:
+        raise InvalidArgument(f"Invalid request: {error.errors(include_url=False)[0]['msg']}") from error
+
+
+def _optional(headers: Mapping[str, str], name: str, parse: Callable[[str], Parsed]) -> Parsed | None:
+    value = headers.get(name)
+    return None if value is None else parse(value)
+
+
+def parse_if_match(value: str) -> str:
+    etag = normalize_etag(value)
+    if not etag:
+        raise InvalidArgument("If-Match must be an ETag (quoted or not) or '*'")
+    return value.strip()
+
+
+def parse_size(value: str) -> int:
+    """``x-amz-if-match-size``: a non-negative integer of bytes, digits only (no sign, no exponent, no spaces), at
+    most 19 of them."""
+    if not _SIZE.match(value):
+        raise InvalidArgument("x-amz-if-match-size must be a non-negative integer (bytes)")
+    return int(value)
+
+
+def parse_http_date(value: str) -> datetime:
+    """``x-amz-if-match-last-modified-time``: an RFC 1123 date (``Fri, 01 Mar 2024 12:00:00 GMT``, what S3 itself
+    sends as ``Last-Modified``) or an ISO 8601 timestamp (``2024-03-01T12:00:00.000Z``, the QStorage page's example).
+    A date without a zone is UTC."""
+    text = value.strip()
+    parsed: datetime | None = None
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise InvalidArgument("x-amz-if-match-last-modified-time must be an HTTP date (RFC 1123) or ISO 8601 time")
+    return as_utc(parsed)
+
+
+def parse_requester(value: str) -> bool:
+    if value.strip().lower() != REQUESTER:
+        raise InvalidArgument("x-amz-request-payer accepts only 'requester'")
+    return True
+
+
+def parse_bypass(value: str) -> bool:
+    text = value.strip().lower()
+    if text not in ("true", "false"):
+        raise InvalidArgument("x-amz-bypass-governance-retention must be 'true' or 'false'")
+    return text == "true"
 
 
 def bucket_get_operation(event: APIGatewayProxyEvent) -> str:

@@ -1,5 +1,5 @@
 """DeleteObject's preconditions (``If-Match``, ``x-amz-if-match-size``, ``x-amz-if-match-last-modified-time``) and
-how they are read from headers and judged against what a HEAD of the object returned.
+how they are judged against what a HEAD of the object returned (``eraser.api.s3request`` reads them from headers).
 
 AWS honours the size and time headers only on directory buckets, and moto ignores them (and ``If-Match: *``), so
 Eraser judges all three itself from a HEAD; ``delete_object`` then pins the ETag it saw so that S3 refuses the
@@ -8,18 +8,13 @@ DELETE if the object changed in between (see ``eraser.storage.objects``).
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from eraser.errors import InvalidArgument, NoSuchKey, PreconditionFailed
+from eraser.errors import NoSuchKey, PreconditionFailed
 
 ANY_ETAG = "*"
-# S3 types sizes as 64-bit longs (19 digits): a longer number matches no object, and past 4,300 digits int()
-# refuses to parse it at all (a ValueError, which was a 500).
-_SIZE = re.compile(r"^[0-9]{1,19}$")
 
 
 class StoredObject(BaseModel):
@@ -81,41 +76,9 @@ def same_second(wanted: datetime, actual: datetime | None) -> bool:
     """S3 reports ``Last-Modified`` to the second (an HTTP date), so the comparison is at second precision."""
     if actual is None:
         return False
-    return int(_as_utc(wanted).timestamp()) == int(_as_utc(actual).timestamp())
+    return int(as_utc(wanted).timestamp()) == int(as_utc(actual).timestamp())
 
 
-def parse_if_match(value: str) -> str:
-    etag = normalize_etag(value)
-    if not etag:
-        raise InvalidArgument("If-Match must be an ETag (quoted or not) or '*'")
-    return value.strip()
-
-
-def parse_size(value: str) -> int:
-    """``x-amz-if-match-size``: a non-negative integer of bytes, digits only (no sign, no exponent, no spaces), at
-    most 19 of them."""
-    if not _SIZE.match(value):
-        raise InvalidArgument("x-amz-if-match-size must be a non-negative integer (bytes)")
-    return int(value)
-
-
-def parse_http_date(value: str) -> datetime:
-    """``x-amz-if-match-last-modified-time``: an RFC 1123 date (``Fri, 01 Mar 2024 12:00:00 GMT``, what S3 itself
-    sends as ``Last-Modified``) or an ISO 8601 timestamp (``2024-03-01T12:00:00.000Z``, the QStorage page's example).
-    A date without a zone is UTC."""
-    text = value.strip()
-    parsed: datetime | None = None
-    try:
-        parsed = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            parsed = None
-    if parsed is None:
-        raise InvalidArgument("x-amz-if-match-last-modified-time must be an HTTP date (RFC 1123) or ISO 8601 time")
-    return _as_utc(parsed)
-
-
-def _as_utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a datetime without a zone is taken to be UTC already."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

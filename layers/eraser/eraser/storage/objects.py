@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from eraser import aws
 from eraser.auth import Principal
@@ -42,14 +42,7 @@ from eraser.errors import (
     ServiceUnavailable,
 )
 from eraser.observability import logger, tracer
-from eraser.storage.conditions import (
-    DeleteConditions,
-    StoredObject,
-    normalize_etag,
-    parse_http_date,
-    parse_if_match,
-    parse_size,
-)
+from eraser.storage.conditions import DeleteConditions, StoredObject, normalize_etag
 from eraser.storage.keys import MAX_KEY_BYTES, utf8_length
 from eraser.storage.retries import RETRY_AFTER_SECONDS, Deadline, OutOfTime, call_before
 from eraser.tenancy import TenancyRepository
@@ -116,31 +109,6 @@ class DeleteObjectRequest(BaseModel):
             raise InvalidArgument("x-amz-mfa must be the device's serial number, a space and its 6-digit code")
         return mfa
 
-    @classmethod
-    def from_http(cls, path_parameters: Mapping[str, str], query: Mapping[str, str],
-                  headers: Mapping[str, str]) -> DeleteObjectRequest:
-        """The request from API Gateway's (already URL-decoded) path parameters, the query string and lower-case
-        headers. Nothing is decoded again: a key holding a literal ``%41`` stays ``%41``."""
-        conditions = DeleteConditions(
-            if_match=_optional(headers, "if-match", parse_if_match),
-            size=_optional(headers, "x-amz-if-match-size", parse_size),
-            last_modified=_optional(headers, "x-amz-if-match-last-modified-time", parse_http_date),
-        )
-        try:
-            return cls(
-                bucket=path_parameters.get("bucket", ""),
-                key=path_parameters.get("key", ""),
-                version_id=query.get("versionId"),
-                conditions=conditions,
-                expected_bucket_owner=_optional(headers, "x-amz-expected-bucket-owner", str.strip),
-                mfa=headers.get("x-amz-mfa"),
-                requester_pays=_optional(headers, "x-amz-request-payer", _requester) or False,
-                bypass_governance_retention=_optional(headers, "x-amz-bypass-governance-retention",
-                                                      _bypass) or False,
-            )
-        except ValidationError as error:
-            raise InvalidArgument(f"Invalid request: {error.errors(include_url=False)[0]['msg']}") from error
-
 
 class DeleteObjectResult(BaseModel):
     """What S3's response headers report: a marker created or removed, the version concerned, requester charged."""
@@ -150,24 +118,6 @@ class DeleteObjectResult(BaseModel):
     delete_marker: bool = False
     version_id: str | None = None
     request_charged: bool = False
-
-
-def _optional(headers: Mapping[str, str], name: str, parse: Any) -> Any:
-    value = headers.get(name)
-    return None if value is None else parse(value)
-
-
-def _requester(value: str) -> bool:
-    if value.strip().lower() != REQUESTER:
-        raise InvalidArgument("x-amz-request-payer accepts only 'requester'")
-    return True
-
-
-def _bypass(value: str) -> bool:
-    text = value.strip().lower()
-    if text not in ("true", "false"):
-        raise InvalidArgument("x-amz-bypass-governance-retention must be 'true' or 'false'")
-    return text == "true"
 
 
 class VersionNotNamed(Exception):
