@@ -17,15 +17,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from eraser import aws, config
-from eraser.storage import bulk, retries
-from eraser.storage.bulk import (
-    AttemptOutcome,
-    BulkDeleteRequest,
-    KeyFailure,
-    RetryPolicy,
-    delete_keys,
-    plan_deletion,
-)
+from eraser.storage import deletion, retries
+from eraser.storage.bulk import BulkDeleteRequest, plan_deletion
+from eraser.storage.deletion import AttemptOutcome, KeyFailure, RetryPolicy, delete_keys
 from eraser.storage.keys import fits_in_xml, folder_prefix, validate_object_key
 from eraser.storage.retries import Deadline
 from eraser.tasks import get_task
@@ -103,7 +97,7 @@ def s3_spy(stack) -> Iterator[SpyS3]:
 def pauses(monkeypatch) -> list[float]:
     """Retries pause through this list instead of sleeping."""
     recorded: list[float] = []
-    monkeypatch.setattr(bulk, "PER_KEY_RETRY", RetryPolicy(sleep=recorded.append))
+    monkeypatch.setattr(deletion, "PER_KEY_RETRY", RetryPolicy(sleep=recorded.append))
     return recorded
 
 
@@ -654,13 +648,14 @@ def test_delete_keys_never_sends_more_than_1000_keys_per_call():
 
 def test_only_retryable_failures_are_retried():
     store = FakeStore()
-    store.failures = {"slow": [KeyFailure("SlowDown", "")], "denied": [KeyFailure("AccessDenied", "")]}
+    store.failures = {"slow": [KeyFailure(key="slow", code="SlowDown")],
+                      "denied": [KeyFailure(key="denied", code="AccessDenied")]}
     pauses: list[float] = []
 
     outcome = delete_keys(store, ["ok", "slow", "denied"], RetryPolicy(sleep=pauses.append))
 
     assert outcome.deleted == {"ok", "slow"}
-    assert outcome.failed == {"denied": KeyFailure("AccessDenied", "")}
+    assert outcome.failed == {"denied": KeyFailure(key="denied", code="AccessDenied")}
     assert store.batches == [["ok", "slow", "denied"], ["slow"]]
     assert len(pauses) == 1
 
@@ -711,7 +706,7 @@ FUNCTION_MS = 28_000
 @pytest.fixture
 def clock(monkeypatch) -> CountdownContext:
     context = CountdownContext(FUNCTION_MS)
-    monkeypatch.setattr(bulk, "PER_KEY_RETRY", RetryPolicy(sleep=context.advance))
+    monkeypatch.setattr(deletion, "PER_KEY_RETRY", RetryPolicy(sleep=context.advance))
     return context
 
 
@@ -748,7 +743,7 @@ def test_listing_throttled_on_every_call_becomes_a_task_before_the_function_ends
 def test_slow_listing_becomes_a_task_without_listing_every_page(tenant, clock, monkeypatch):
     # 40 objects in pages of 2, each page 3 s: listing them all would take 60 s; the synchronous limit (10,000) is
     # never reached, only the listing's time.
-    monkeypatch.setattr(bulk, "LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr(deletion, "LIST_PAGE_SIZE", 2)
     for number in range(40):
         tenant.put(f"big/{number:02}")
 

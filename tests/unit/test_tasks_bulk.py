@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from eraser import config
-from eraser.storage import bulk
+from eraser.storage import deletion
 from eraser.tasks import TaskStatus, get_task
 from tests.s3_faults import CountdownContext, throttled_s3
 from tests.support import api_event, invoke, response_header, response_json
@@ -112,7 +112,7 @@ def test_keys_left_when_time_ran_out_are_deleted_by_the_task_and_counted_once(st
     for key in [*keys, "keep.txt", "k-other"]:
         tenant.put(key, b"x")
     clock = CountdownContext(28_000)
-    monkeypatch.setattr(bulk, "PER_KEY_RETRY", bulk.RetryPolicy(sleep=clock.advance))
+    monkeypatch.setattr(deletion, "PER_KEY_RETRY", deletion.RetryPolicy(sleep=clock.advance))
 
     with throttled_s3(tenant.s3, clock, monkeypatch, call_seconds=6.0, throttled_keys=set(keys[::3])):
         response = bulk_delete_in(tenant, {"object_keys": keys, "path": []}, clock)

@@ -318,6 +318,67 @@ def test_keys_xml_cannot_carry_are_deleted_one_by_one(stack, tenant, engine):
     assert_owner_on_every_call(engine, tenant)
 
 
+def test_a_chunk_whose_bucket_vanished_fails_every_key_with_no_such_bucket(stack, tenant, engine):
+    """A task's chunk outlives the request: S3's NoSuchBucket fails each key (counted once), it is not a 404."""
+    from botocore.exceptions import ClientError
+
+    from eraser.tasks.model import ChunkEntry
+    from eraser.tasks.worker import delete_entries
+
+    def bucket_gone(**arguments):
+        raise ClientError({"Error": {"Code": "NoSuchBucket", "Message": "The specified bucket does not exist"}},
+                          "DeleteObjects")
+
+    engine.real = type("Gone", (), {"delete_objects": staticmethod(bucket_gone)})()
+    entries = [ChunkEntry(k="a", s=1), ChunkEntry(k="b", v="null", s=2)]
+    outcome = delete_entries(engine, tenant.bucket.s3_bucket, tenant.organization.account_id, entries)
+    assert outcome.deleted == []
+    assert [(failure.key, failure.version_id, failure.code) for failure in outcome.failures] == [
+        ("a", None, "NoSuchBucket"), ("b", "null", "NoSuchBucket")]
+
+
+def test_answers_that_leave_the_version_id_out_are_matched_to_the_requested_versions():
+    """SeaweedFS names a removed delete marker only as DeleteMarkerVersionId and answers a `null` version without
+    VersionId; moto leaves it out of an Object Lock error. Each entry is still answered once, as S3 would."""
+    from eraser.tasks.model import ChunkEntry
+    from eraser.tasks.worker import delete_entries
+
+    class VagueS3:
+        def delete_objects(self, **arguments):
+            return {"Deleted": [{"Key": "k", "DeleteMarker": True, "DeleteMarkerVersionId": "marker"},
+                                {"Key": "n"}],
+                    "Errors": [{"Key": "k", "Code": "AccessDenied", "Message": "Object Lock"}]}
+
+    entries = [ChunkEntry(k="k", v="locked", s=1), ChunkEntry(k="k", v="marker", s=0), ChunkEntry(k="n", v="null", s=2)]
+    outcome = delete_entries(VagueS3(), "bucket", "123456789012", entries)
+    assert [(entry.k, entry.v) for entry in outcome.deleted] == [("k", "marker"), ("n", "null")]
+    assert [(failure.key, failure.version_id, failure.code) for failure in outcome.failures] == [
+        ("k", "locked", "AccessDenied")]
+
+
+@pytest.mark.parametrize("code", ["SlowDown", "503", "InternalError"])
+def test_a_chunk_whose_calls_stay_throttled_is_left_to_sqs_with_nothing_counted(stack, tenant, engine, code):
+    from botocore.exceptions import ClientError
+
+    from eraser.config import engine_settings
+    from eraser.tasks.model import ChunkEntry
+    from eraser.tasks.worker import KeysStillThrottled, delete_entries
+
+    calls: list[str] = []
+
+    def throttled(**arguments):
+        calls.append(arguments["Delete"]["Objects"][0]["Key"])
+        raise ClientError({"Error": {"Code": code, "Message": "Please reduce your request rate."}}, "DeleteObjects")
+
+    keys = fill(tenant, 3)
+    engine.real = type("Throttled", (), {"delete_objects": staticmethod(throttled)})()
+    with pytest.raises(KeysStillThrottled):
+        delete_entries(engine, tenant.bucket.s3_bucket, tenant.organization.account_id,
+                       [ChunkEntry(k=key, s=1) for key in keys])
+    assert len(calls) == engine_settings().key_retry_attempts
+    assert tenant.keys() == keys
+
+
 def test_a_small_purge_finishing_within_the_wait_budget_answers_completed(stack, tenant, engine, monkeypatch):
     import threading
 

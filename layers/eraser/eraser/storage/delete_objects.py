@@ -2,7 +2,7 @@
 Deleted or Error.
 
 Every entry is judged before anything is deleted, and only then are the deletable ones sent in one DeleteObjects call
-(``storage.bulk.delete_versions``, which also retries the keys S3 throttles):
+(``storage.deletion.delete_versions``, the deletion loop, which also retries the keys S3 throttles):
 
 - a version id is sent only once a HEAD (or a listing, where the backend refuses that HEAD) has shown that the key
   has it. S3 answers an id naming nothing as Deleted and deletes nothing, and so does Eraser, without sending it:
@@ -24,15 +24,8 @@ from pydantic import ValidationError
 from eraser.auth import Principal
 from eraser.errors import AccessDenied, BucketStateConflict, EraserError, InvalidArgument, KeyTooLong
 from eraser.observability import logger, tracer
-from eraser.storage.bulk import (
-    OUT_OF_TIME_CODE,
-    DeletedDetail,
-    KeyFailure,
-    ObjectTarget,
-    RetryPolicy,
-    S3ObjectStore,
-    delete_versions,
-)
+from eraser.storage.bulk import OUT_OF_TIME_CODE
+from eraser.storage.deletion import DeletedDetail, KeyFailure, ObjectTarget, RetryPolicy, S3ObjectStore, delete_versions
 from eraser.storage.objects import (
     INVALID_VERSION_ID,
     DeleteObjectRequest,
@@ -173,8 +166,8 @@ def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenan
     outcome = delete_versions(store, judged.sendable, retry, time_left)
     # Entries the invocation's time did not reach were not deleted (or not knowingly: an answer that never came).
     last_code = outcome.out_of_time.last_code if outcome.out_of_time is not None else None
-    unreached = KeyFailure(last_code or OUT_OF_TIME_CODE,
-                           "Eraser ran out of time before S3 confirmed deleting this object")
+    unreached_code = last_code or OUT_OF_TIME_CODE
+    unreached_message = "Eraser ran out of time before S3 confirmed deleting this object"
     result = DeleteObjectsResult(quiet=request.quiet)
     for entry in unique:
         target = ObjectTarget(entry.key, entry.version_id)
@@ -184,7 +177,8 @@ def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenan
         elif target in outcome.deleted:
             answer = _deleted(target, outcome.details.get(target), target in judged.removes_marker)
         else:
-            failure = outcome.failed.get(target, unreached)
+            failure = outcome.failed.get(target) or KeyFailure(
+                key=target.key, version_id=target.version_id, code=unreached_code, message=unreached_message)
             answer = EntryFailed(target.key, target.version_id, failure.code, failure.message)
         if isinstance(answer, EntryDeleted):
             result.deleted.append(answer)

@@ -1,8 +1,8 @@
-"""What is worth retrying when S3 deletes, and how long to wait, shared by bulk delete and the task engine's worker.
+"""What is worth retrying when S3 deletes, and how long to wait: the one place that says which S3 codes are
+transient, for a key inside a DeleteObjects answer (``is_retryable``) and for a whole call (``retryable_code_of``).
 
-DeleteObjects answers 200 with per-key ``<Error>`` entries; botocore retries whole calls, never single keys, so both
-deletion paths retry the keys themselves. They differ in what happens after the last attempt (a synchronous answer
-reports the key; the worker raises so SQS redelivers the batch), not in which codes are transient.
+DeleteObjects answers 200 with per-key ``<Error>`` entries; botocore retries whole calls, never single keys, so the
+deletion loop (``storage.deletion``) retries the keys itself, for bulk delete, the S3 route and the task worker alike.
 
 Synchronous requests also bound every retry by the time their invocation has left (``Deadline``, ``call_before``).
 """
@@ -13,6 +13,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import botocore.exceptions
@@ -23,6 +24,11 @@ Result = TypeVar("Result")
 # Anything else (AccessDenied under Object Lock or a policy, NoSuchBucket...) does not change by retrying.
 RETRYABLE_ERRORS = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout",
                               "OperationAborted", "Throttling", "ThrottlingException"})
+
+
+# A whole call's error may carry no code but its HTTP status: a HEAD has no body, and botocore names the code of an
+# empty 500 or 503 body by the status itself ("503").
+RETRYABLE_STATUSES = {503: "SlowDown", 500: "InternalError"}
 
 
 def is_retryable(code: str) -> bool:
@@ -100,14 +106,13 @@ def retryable_code_of(error: Exception) -> str | None:
         return "RequestTimeout"
     if isinstance(error, botocore.exceptions.ClientError):
         code = str(error.response.get("Error", {}).get("Code") or "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if is_retryable(code):
             return code
-        # A HEAD's error has no body, only its status.
-        if status == 503:
-            return "SlowDown"
-        if status == 500:
-            return "InternalError"
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code.isdigit() and status is None:
+            status = int(code)
+        if status in RETRYABLE_STATUSES:
+            return RETRYABLE_STATUSES[status]
     return None
 
 
@@ -116,14 +121,27 @@ def wait(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def call_before(deadline: Deadline, call: Callable[[], Result], *, attempts: int = 8, base_seconds: float = 0.1,
-                cap_seconds: float = 2.0) -> Result:
-    """``call()``, retried with full-jitter backoff while its failure is transient, at most ``attempts`` times and only
-    while another attempt fits before ``deadline``; then ``OutOfTime``. Any other failure is raised unchanged."""
+@dataclass(frozen=True)
+class CallRetry:
+    """How often one call is attempted while it fails transiently, and the full-jitter backoff between attempts."""
+
+    attempts: int = 8
+    base_seconds: float = 0.1
+    cap_seconds: float = 2.0
+
+
+# A synchronous request's single-attempt client (aws.s3_single_attempt), retried within the invocation's time.
+CALL_RETRY = CallRetry()
+
+
+def call_before(deadline: Deadline, call: Callable[[], Result], *, retry: CallRetry = CALL_RETRY) -> Result:
+    """``call()``, retried with full-jitter backoff while its failure is transient, at most ``retry.attempts`` times
+    and only while another attempt fits before ``deadline``; then ``OutOfTime``. Any other failure is raised
+    unchanged."""
     last_code: str | None = None
-    for attempt_number in range(attempts):
+    for attempt_number in range(retry.attempts):
         if attempt_number:
-            pause = full_jitter(attempt_number - 1, base_seconds, cap_seconds)
+            pause = full_jitter(attempt_number - 1, retry.base_seconds, retry.cap_seconds)
             if not deadline.within(pause + CALL_BUDGET_SECONDS):
                 break
             wait(pause)

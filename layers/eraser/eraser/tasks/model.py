@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from eraser.clock import utc_now
+from eraser.storage.deletion import KeyFailure as KeyFailure  # a task's failure sample: the loop's per-key failure
 from eraser.tenancy import Bucket
 
 
@@ -144,13 +145,6 @@ class Counts(BaseModel):
     uploads_aborted: int = 0
     chunks_total: int = 0
     chunks_done: int = 0
-
-
-class KeyFailure(BaseModel):
-    key: str
-    version_id: str | None = None
-    code: str
-    message: str = ""
 
 
 class Task(BaseModel):
