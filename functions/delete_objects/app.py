@@ -7,9 +7,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import s3xml
-from eraser.api.http import build_resolver, headers_of
+from eraser.api.http import body_bytes, build_resolver, headers_of
 from eraser.api.s3body import read_delete_document
-from eraser.api.s3request import DELETE_OBJECTS, authenticate_s3, body_of, delete_objects_request, ensure_operation
+from eraser.api.s3request import DELETE_OBJECTS, authenticate_s3, delete_objects_request, ensure_operation
 from eraser.auth import Scope
 from eraser.observability import logger, metrics, tracer
 from eraser.storage.delete_objects import delete_objects
@@ -25,7 +25,7 @@ def delete_many_objects() -> Response:
     # operation, refused before anything is read.
     ensure_operation(event, DELETE_OBJECTS, {"delete"}, required={"delete"})
     principal = authenticate_s3(event, Scope.OBJECTS_DELETE)
-    document = read_delete_document(body_of(event), headers_of(event))
+    document = read_delete_document(body_bytes(event), headers_of(event))
     request = delete_objects_request(event, document)
     result = delete_objects(principal, request, deadline=Deadline.of(app.lambda_context))
     return s3xml.delete_objects_response(result, event)

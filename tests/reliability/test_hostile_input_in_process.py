@@ -49,3 +49,21 @@ def test_a_body_that_is_not_utf8_is_refused_by_every_handler(stack: AwsStack, te
     refused_as_not_implemented = response["statusCode"] == 501 and "<Code>NotImplemented</Code>" in response["body"]
     assert response["statusCode"] < 500 or refused_as_not_implemented, response
     assert tenant.versions() == before
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[route.id for route in ROUTES])
+def test_a_text_body_holding_a_lone_surrogate_is_refused_by_every_handler(stack: AwsStack, tenant: Tenant,
+                                                                           route: Route) -> None:
+    # An event's JSON can carry "\ud800" in a text body; no encoding of it is UTF-8, and reading it for a signature
+    # or a document must not raise.
+    tenant.put("victim.txt")
+    before = tenant.versions()
+    event = api_event(route.method, route.path, path_parameters(route, tenant), query=bucket_query(route, tenant),
+                      headers=tenant.headers, body='{"object_keys": ["\ud800"], "path": []}\ud800')
+    assert not event["isBase64Encoded"] and "\ud800" in event["body"]
+
+    response = invoke(route.code_dir, event)
+
+    refused_as_not_implemented = response["statusCode"] == 501 and "<Code>NotImplemented</Code>" in response["body"]
+    assert response["statusCode"] < 500 or refused_as_not_implemented, response
+    assert tenant.versions() == before

@@ -4,7 +4,6 @@ read headers, and parse a JSON body into a request model."""
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -119,7 +118,7 @@ def body_bytes(event: APIGatewayProxyEvent) -> bytes:
         return event.body.encode("utf-8", "surrogatepass")
     try:
         return base64.b64decode(event.body, validate=True)
-    except binascii.Error as error:
+    except ValueError as error:  # binascii.Error, or a body that is not even ASCII
         raise MalformedJson("json_invalid", "The body is not valid base64") from error
 
 

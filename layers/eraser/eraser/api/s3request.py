@@ -13,8 +13,6 @@ onto another object through an encoding ambiguity (``a%41`` vs ``aA``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
@@ -24,10 +22,10 @@ from typing import TypeVar
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ValidationError
 
-from eraser.api.http import headers_of, repeated_query_parameters
+from eraser.api.http import body_bytes, headers_of, repeated_query_parameters
 from eraser.api.s3body import DeleteDocument
 from eraser.auth import Principal, Scope, authenticate
-from eraser.errors import InvalidArgument, OperationNotImplemented, ValidationFailed
+from eraser.errors import InvalidArgument, OperationNotImplemented
 from eraser.sigv4 import AUTHENTICATION_QUERY_PARAMETERS, SignedRequest, uri_encode
 from eraser.storage.conditions import DeleteConditions, as_utc, normalize_etag
 from eraser.storage.delete_objects import DeleteObjectsEntry, DeleteObjectsRequest
@@ -57,17 +55,6 @@ def canonical_uris(event: APIGatewayProxyEvent) -> tuple[str, ...]:
     return tuple(candidates)
 
 
-def _body(event: APIGatewayProxyEvent) -> bytes:
-    if event.body is None:
-        return b""
-    if event.is_base64_encoded:
-        try:
-            return base64.b64decode(event.body, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValidationFailed("The request body is not valid base64") from None
-    return event.body.encode("utf-8", "surrogateescape")
-
-
 def signed_request_of(event: APIGatewayProxyEvent) -> SignedRequest:
     headers: dict[str, tuple[str, ...]] = {}
     for name, values in _all_values(event.multi_value_headers, event.headers).items():
@@ -77,7 +64,7 @@ def signed_request_of(event: APIGatewayProxyEvent) -> SignedRequest:
                                                   event.query_string_parameters).items()
                   for value in values)
     return SignedRequest(method=event.http_method, canonical_uris=canonical_uris(event), query=query,
-                         headers=headers, body=_body(event))
+                         headers=headers, body=body_bytes(event))
 
 
 def authenticate_s3(event: APIGatewayProxyEvent, required: Scope) -> Principal:
@@ -152,11 +139,6 @@ def ensure_operation(event: APIGatewayProxyEvent, operation: str, parameters: Co
     for name in sorted(DECISIVE_HEADERS):
         if headers.get(name, 0) > 1:
             raise InvalidArgument(f"The header '{name}' is given {headers[name]} times")
-
-
-def body_of(event: APIGatewayProxyEvent) -> bytes:
-    """The request body as the client sent it (API Gateway gives binary bodies base64-encoded)."""
-    return _body(event)
 
 
 def _all_values(multi_value: Mapping[str, Sequence[str]] | None,
