@@ -27,7 +27,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, mo
 from eraser.config import settings
 from eraser.errors import RateLimited, RequestTooLarge, ServiceUnavailable, TaskQueueingError
 from eraser.observability import logger, metrics
-from eraser.storage.deletion import KeyFailure, ObjectStore, RetryPolicy, S3ObjectStore, delete_keys
+from eraser.storage.deletion import (
+    OUT_OF_TIME_CODE,
+    KeyFailure,
+    ObjectStore,
+    RetryPolicy,
+    S3ObjectStore,
+    delete_keys,
+)
 from eraser.storage.keys import ObjectKey, folder_prefix
 from eraser.storage.retries import RETRY_AFTER_SECONDS, Deadline, OutOfTime
 from eraser.tasks import Selection, Task, TaskKind, create_task
@@ -39,8 +46,6 @@ MAX_OBJECT_KEYS = 1000
 MAX_PATHS = 100
 PATH_NOT_FOUND_CODE = "404"
 PATH_NOT_FOUND_MESSAGE = "Objects not exist in path"
-# The code of a key left undeleted when time ran out and no task could take it, if S3 gave no code of its own.
-OUT_OF_TIME_CODE = "ServiceUnavailable"
 # Kept back from S3 work to record a task of what is left (a rate-limit update, a DynamoDB write, an SQS send).
 HANDOFF_RESERVE_SECONDS = 3.0
 # Listing stops this long before the S3 work's deadline, so that what it found can still be deleted in the same

@@ -24,8 +24,14 @@ from pydantic import ValidationError
 from eraser.auth import Principal
 from eraser.errors import AccessDenied, BucketStateConflict, EraserError, InvalidArgument, KeyTooLong
 from eraser.observability import logger, tracer
-from eraser.storage.bulk import OUT_OF_TIME_CODE
-from eraser.storage.deletion import DeletedDetail, KeyFailure, ObjectTarget, RetryPolicy, S3ObjectStore, delete_versions
+from eraser.storage.deletion import (
+    OUT_OF_TIME_CODE,
+    DeletedDetail,
+    ObjectTarget,
+    RetryPolicy,
+    S3ObjectStore,
+    delete_versions,
+)
 from eraser.storage.objects import (
     INVALID_VERSION_ID,
     DeleteObjectRequest,
@@ -176,10 +182,11 @@ def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenan
             answer = judged.answered[target]
         elif target in outcome.deleted:
             answer = _deleted(target, outcome.details.get(target), target in judged.removes_marker)
-        else:
-            failure = outcome.failed.get(target) or KeyFailure(
-                key=target.key, version_id=target.version_id, code=unreached_code, message=unreached_message)
+        elif target in outcome.failed:
+            failure = outcome.failed[target]
             answer = EntryFailed(target.key, target.version_id, failure.code, failure.message)
+        else:
+            answer = EntryFailed(target.key, target.version_id, unreached_code, unreached_message)
         if isinstance(answer, EntryDeleted):
             result.deleted.append(answer)
         else:

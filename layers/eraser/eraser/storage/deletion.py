@@ -7,8 +7,8 @@ a synchronous request reports the keys still failing (or hands them to a task wh
 raises, so that SQS delivers the whole chunk again and it is counted once, later.
 
 Two retries, nested, both with full-jitter backoff and never past the ``Deadline``:
-- a whole call failing with a retryable code or a dropped connection is attempted again (``CallRetry``,
-  ``retries.call_before``); still failing, it raises ``OutOfTime``, and the loop stops with ``out_of_time`` set;
+- a whole call failing with a retryable code or a dropped connection is attempted again (``retries.call_before``
+  with ``CALL_RETRY``); still failing, it raises ``OutOfTime``, and the loop stops with ``out_of_time`` set;
 - DeleteObjects answers 200 with per-key ``<Error>`` entries, which botocore never retries: the keys failing with a
   retryable code are sent again (``RetryPolicy``). A whole call refused for good (AccessDenied from a policy or
   another owner, NoSuchBucket where the caller asked for it) fails every key of its batch with that code.
@@ -26,16 +26,13 @@ from pydantic import BaseModel, ConfigDict
 
 from eraser import aws
 from eraser.errors import BucketNotFound
-from eraser.storage import retries
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, fits_in_xml
 from eraser.storage.retries import (
-    CALL_BUDGET_SECONDS,
     CALL_RETRY,
-    CallRetry,
     Deadline,
     OutOfTime,
+    RetryPolicy,
     call_before,
-    full_jitter,
     is_retryable,
 )
 
@@ -43,6 +40,9 @@ LIST_PAGE_SIZE = 1000
 # The code reported for a key S3 neither deleted nor failed (possible only if S3 broke its own contract); retryable,
 # so the key is sent again.
 UNCONFIRMED = "InternalError"
+# The code of an entry left undeleted because the deadline stopped the loop (``out_of_time``), if S3 gave no code of
+# its own.
+OUT_OF_TIME_CODE = "ServiceUnavailable"
 
 
 class KeyFailure(BaseModel):
@@ -117,7 +117,7 @@ class S3ObjectStore:
     call with S3's ``NoSuchBucket`` instead, like any other refusal of the whole call."""
 
     def __init__(self, s3_bucket: str, bucket_label: str, owner_account_id: str, client: Any | None = None,
-                 deadline: Deadline | None = None, *, call_retry: CallRetry = CALL_RETRY,
+                 deadline: Deadline | None = None, *, call_retry: RetryPolicy = CALL_RETRY,
                  missing_bucket_fails_keys: bool = False) -> None:
         self._bucket = s3_bucket
         self._label = bucket_label
@@ -275,29 +275,7 @@ def _message_of(error: ClientError) -> str:
 
 
 # --- retries ---------------------------------------------------------------------------------------------------------
-def _wait(seconds: float) -> None:
-    retries.wait(seconds)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retries of keys S3 failed one by one inside a 200 answer (botocore only retries whole calls). Exponential
-    backoff with full jitter, kept short, and never past the deadline: another attempt starts only if it fits."""
-
-    attempts: int = 4
-    base_delay: float = 0.1
-    max_delay: float = 1.0
-    sleep: Callable[[float], None] = _wait
-
-    def pause_before(self, retry_number: int, deadline: Deadline) -> bool:
-        """Wait before retry ``retry_number`` (0-based); False, without waiting, if no attempt fits after it."""
-        seconds = full_jitter(retry_number, self.base_delay, self.max_delay)
-        if not deadline.within(seconds + CALL_BUDGET_SECONDS):
-            return False
-        self.sleep(seconds)
-        return True
-
-
+# Keys S3 failed one by one inside a 200 answer (botocore only retries whole calls): a short backoff.
 PER_KEY_RETRY = RetryPolicy()
 
 

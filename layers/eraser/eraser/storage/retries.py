@@ -121,30 +121,42 @@ def wait(seconds: float) -> None:
     time.sleep(seconds)
 
 
-@dataclass(frozen=True)
-class CallRetry:
-    """How often one call is attempted while it fails transiently, and the full-jitter backoff between attempts."""
+def _wait(seconds: float) -> None:
+    wait(seconds)  # looked up at each pause, so that a test replacing ``wait`` is obeyed
 
-    attempts: int = 8
-    base_seconds: float = 0.1
-    cap_seconds: float = 2.0
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often something S3 failed transiently is attempted (a whole call, or the keys of a DeleteObjects answer),
+    with exponential backoff and full jitter between attempts, and never past the deadline: another attempt starts
+    only if it fits."""
+
+    attempts: int = 4
+    base_delay: float = 0.1
+    max_delay: float = 1.0
+    sleep: Callable[[float], None] = _wait
+
+    def pause_before(self, retry_number: int, deadline: Deadline) -> bool:
+        """Wait before retry ``retry_number`` (0-based); False, without waiting, if no attempt fits after it."""
+        seconds = full_jitter(retry_number, self.base_delay, self.max_delay)
+        if not deadline.within(seconds + CALL_BUDGET_SECONDS):
+            return False
+        self.sleep(seconds)
+        return True
 
 
 # A synchronous request's single-attempt client (aws.s3_single_attempt), retried within the invocation's time.
-CALL_RETRY = CallRetry()
+CALL_RETRY = RetryPolicy(attempts=8, max_delay=2.0)
 
 
-def call_before(deadline: Deadline, call: Callable[[], Result], *, retry: CallRetry = CALL_RETRY) -> Result:
-    """``call()``, retried with full-jitter backoff while its failure is transient, at most ``retry.attempts`` times
-    and only while another attempt fits before ``deadline``; then ``OutOfTime``. Any other failure is raised
-    unchanged."""
+def call_before(deadline: Deadline, call: Callable[[], Result], *, retry: RetryPolicy = CALL_RETRY) -> Result:
+    """``call()``, retried as ``retry`` says while its failure is transient and another attempt fits before
+    ``deadline``; then ``OutOfTime``. Any other failure is raised unchanged."""
     last_code: str | None = None
     for attempt_number in range(retry.attempts):
         if attempt_number:
-            pause = full_jitter(attempt_number - 1, retry.base_seconds, retry.cap_seconds)
-            if not deadline.within(pause + CALL_BUDGET_SECONDS):
+            if not retry.pause_before(attempt_number - 1, deadline):
                 break
-            wait(pause)
         elif not deadline.within(CALL_BUDGET_SECONDS):
             break
         try:

@@ -30,7 +30,6 @@ from eraser.storage.deletion import (
     delete_versions,
 )
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS
-from eraser.storage.retries import CallRetry
 from eraser.tasks.engine import advance_if_pass_finished
 from eraser.tasks.model import ChunkEntry, ChunkMessage, TaskStatus
 from eraser.tasks.repository import TaskRepository
@@ -90,11 +89,12 @@ def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) 
         raise ValueError(f"DeleteObjects takes at most {DELETE_OBJECTS_MAX_KEYS} keys, got {len(entries)}")
     tuning = engine_settings()
     # The task engine's client retries whole calls itself (botocore's standard mode); the loop's own call retries
-    # come on top, as many as the per-key ones. No deadline: a worker killed by its timeout is redelivered by SQS.
-    store = S3ObjectStore(bucket, bucket, owner, client=s3, call_retry=_call_retry(tuning),
-                          missing_bucket_fails_keys=True)
+    # come on top, as many as the per-key ones and with the same backoff. No deadline: a worker killed by its
+    # timeout is redelivered by SQS.
+    retry = _retry(tuning)
+    store = S3ObjectStore(bucket, bucket, owner, client=s3, call_retry=retry, missing_bucket_fails_keys=True)
     targets = list(dict.fromkeys(_target_of(entry) for entry in entries))
-    deletion = delete_versions(store, targets, _key_retry(tuning))
+    deletion = delete_versions(store, targets, retry)
     _raise_if_still_throttled(deletion, targets, tuning.key_retry_attempts)
     outcome = ChunkOutcome()
     for entry in entries:
@@ -129,11 +129,6 @@ def _target_of(entry: ChunkEntry) -> ObjectTarget:
     return ObjectTarget(entry.k, entry.v or None)
 
 
-def _key_retry(tuning: EngineSettings) -> RetryPolicy:
+def _retry(tuning: EngineSettings) -> RetryPolicy:
     return RetryPolicy(attempts=tuning.key_retry_attempts, base_delay=tuning.key_retry_base_seconds,
                        max_delay=BACKOFF_CAP_SECONDS)
-
-
-def _call_retry(tuning: EngineSettings) -> CallRetry:
-    return CallRetry(attempts=tuning.key_retry_attempts, base_seconds=tuning.key_retry_base_seconds,
-                     cap_seconds=BACKOFF_CAP_SECONDS)
