@@ -18,7 +18,7 @@ from eraser import aws
 from eraser.auth import Principal
 from eraser.errors import BucketNotFound, InvalidArgument, NoSuchKey
 from eraser.observability import tracer
-from eraser.storage.objects import INVALID_VERSION_ID, well_formed_version_id
+from eraser.storage.objects import INVALID_VERSION_ID, head_found_delete_marker, well_formed_version_id
 from eraser.tenancy import Bucket, TenancyRepository
 
 MAX_KEYS = 1000
@@ -114,12 +114,10 @@ def head_object(principal: Principal, bucket_name: str, key: str, version_id: st
         response = view.call("head_object", Key=key, VersionId=version_id)
     except ClientError as error:
         metadata = error.response.get("ResponseMetadata", {})
-        status = metadata.get("HTTPStatusCode")
-        marker = metadata.get("HTTPHeaders", {}).get("x-amz-delete-marker") == "true"
-        if status == 405 or (status == 404 and marker):
+        if head_found_delete_marker(error):
             return HeadedObject(exists=False, delete_marker=True,
                                 version_id=metadata.get("HTTPHeaders", {}).get("x-amz-version-id"))
-        if status == 404:
+        if metadata.get("HTTPStatusCode") == 404:
             raise NoSuchKey(key) from error
         raise
     return HeadedObject(exists=True, version_id=response.get("VersionId"), etag=response.get("ETag"),

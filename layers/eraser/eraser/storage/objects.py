@@ -130,6 +130,19 @@ def _names_version(requested: str, answered: str | None) -> bool:
     return answered == requested or (requested == "null" and answered in (None, "null"))
 
 
+def _status_of(error: ClientError) -> int | None:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return int(status) if status is not None else None
+
+
+def head_found_delete_marker(error: ClientError) -> bool:
+    """Whether a failed HeadObject says a delete marker is there. A HEAD answer has no body: S3 says "the current
+    version is a marker" with 404 and ``x-amz-delete-marker: true``, and "this version is a marker" with 405."""
+    marker = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-delete-marker")
+    status = _status_of(error)
+    return status == 405 or (status == 404 and marker == "true")
+
+
 class S3ObjectVersions:
     """HEAD, version lookup and DELETE of one key in one S3 bucket, S3's failures turned into the domain's errors.
     Each call is retried while ``deadline`` allows (the client itself attempts once)."""
@@ -160,13 +173,9 @@ class S3ObjectVersions:
         try:
             response = self._call("head_object", arguments)
         except ClientError as error:
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            marker = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-delete-marker")
-            # A HEAD answer has no body: S3 says "current version is a marker" with 404 and x-amz-delete-marker,
-            # and "this version is a marker" with 405 (Method Not Allowed).
-            if status == 405 or (status == 404 and marker == "true"):
+            if head_found_delete_marker(error):
                 return StoredObject(exists=True, is_delete_marker=True)
-            if status == 404:
+            if _status_of(error) == 404:
                 return StoredObject(exists=False)
             self._raise_domain_error(error)
         if version_id is not None and not _names_version(version_id, response.get("VersionId")):
@@ -260,7 +269,7 @@ class S3ObjectVersions:
     def _raise_domain_error(self, error: ClientError) -> NoReturn:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        status = _status_of(error)
         if code == "NoSuchBucket":
             raise BucketNotFound(self._request.bucket) from error
         if code == "NoSuchKey":
