@@ -1,5 +1,6 @@
-"""Creates the template's DynamoDB tables, SQS queues and KMS keys on a backend (moto, in-process or server, or LocalStack) and
-returns the values their ``Ref``/``GetAtt`` resolve to, so that functions see the same environment as on AWS."""
+"""Creates the template's DynamoDB tables, SQS queues, KMS keys, S3 buckets and EventBridge buses on a backend (moto,
+in-process or server, or LocalStack) and returns the values their ``Ref``/``GetAtt`` resolve to, so that functions see
+the same environment as on AWS."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from local.template import Resolver, load_template, parameter_defaults, resource
 
 def provision(session: Any, stage: str = "local", template: dict[str, Any] | None = None,
               parameter_overrides: dict[str, Any] | None = None) -> Resolver:
-    """Create tables and queues (idempotently) and return a resolver for the template's intrinsics."""
+    """Create tables, queues, keys, buckets and buses (idempotently) and return a resolver for the template's
+    intrinsics."""
     template = template or load_template()
     parameters = {**parameter_defaults(template), **(parameter_overrides or {}), "Stage": stage}
     refs: dict[str, Any] = dict(parameters)
@@ -46,6 +48,29 @@ def provision(session: Any, stage: str = "local", template: dict[str, Any] | Non
             kms.create_alias(AliasName=alias, TargetKeyId=metadata["KeyId"])
         refs[name] = metadata["KeyId"]
         attributes[(name, "Arn")] = metadata["Arn"]
+
+    s3 = session.client("s3")
+    for name, resource in resources_of_type(template, "AWS::S3::Bucket").items():
+        # CloudFormation names the bucket when the template does not; locally the stage and logical id do. Its
+        # encryption, public access block and lifecycle are left out: the local backends serve nobody else, and
+        # nothing lives long enough there to expire.
+        bucket_name = resolver(resource.get("Properties", {})).get("BucketName") or f"eraser-{stage}-{name.lower()}"
+        try:
+            s3.create_bucket(Bucket=bucket_name)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        refs[name] = bucket_name
+        attributes[(name, "Arn")] = f"arn:aws:s3:::{bucket_name}"
+
+    events = session.client("events")
+    buses = {bus["Name"]: bus["Arn"] for bus in events.list_event_buses()["EventBuses"]}
+    for name, resource in resources_of_type(template, "AWS::Events::EventBus").items():
+        bus_name = resolver(resource.get("Properties", {}))["Name"]
+        if bus_name not in buses:
+            buses[bus_name] = events.create_event_bus(Name=bus_name)["EventBusArn"]
+        refs[name] = bus_name
+        attributes[(name, "Arn")] = buses[bus_name]
+        attributes[(name, "Name")] = bus_name
 
     dynamodb = session.client("dynamodb")
     existing = set(dynamodb.list_tables()["TableNames"])

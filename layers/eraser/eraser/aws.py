@@ -62,6 +62,13 @@ def s3_single_attempt() -> Any:
 
 
 @functools.cache
+def receipts_s3() -> Any:
+    """For the stage's own receipts bucket: apart from the tenants' buckets, whose every call names their owner
+    (``ExpectedBucketOwner``)."""
+    return session().client("s3", config=_RETRYING)
+
+
+@functools.cache
 def sqs() -> Any:
     return session().client("sqs", config=_RETRYING)
 
@@ -69,6 +76,11 @@ def sqs() -> Any:
 @functools.cache
 def kms() -> Any:
     return session().client("kms", config=_RETRYING)
+
+
+@functools.cache
+def events() -> Any:
+    return session().client("events", config=_RETRYING)
 
 
 @functools.cache
@@ -105,5 +117,5 @@ def table(name: str) -> Any:
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch backends between cases)."""
-    for factory in (session, s3, s3_single_attempt, sqs, kms, dynamodb, dynamodb_client, table):
+    for factory in (session, s3, s3_single_attempt, receipts_s3, sqs, kms, events, dynamodb, dynamodb_client, table):
         factory.cache_clear()

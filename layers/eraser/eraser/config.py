@@ -94,6 +94,11 @@ class Settings(BaseModel):
     task_retention_days: int = Field(default=30, ge=30)
     # How long the purge endpoint waits for a small purge to finish before answering with a running task.
     purge_wait_seconds: float = Field(default=0.0, ge=0, le=20)
+    # The stage's receipts bucket (task manifests and summaries, audit records of synchronous deletions); empty:
+    # no receipt is written.
+    receipts_bucket: str = ""
+    # The EventBridge bus task state changes are published on; empty: no event is published.
+    event_bus_name: str = ""
     engine: EngineSettings = EngineSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
 

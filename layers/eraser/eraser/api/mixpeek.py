@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from eraser import errors
+from eraser import errors, receipts
 from eraser.api.http import json_response
 from eraser.tasks.model import KeyFailure, Task, TaskStatus, retry_after_seconds
 
@@ -26,6 +26,7 @@ _ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (errors.TaskNotFound, 404, "NotFoundError", "task_not_found"),
     (errors.NotFound, 404, "NotFoundError", "not_found"),
     (errors.IdempotencyKeyReused, 409, "ConflictError", "idempotency_key_reused"),
+    (receipts.TaskRunning, 409, "ConflictError", "task_running"),
     (errors.Conflict, 409, "ConflictError", "conflict"),
     (errors.RateLimited, 429, "RateLimitError", "rate_limit_reached"),
     (errors.TaskQueueingError, 503, "ServiceUnavailableError", "task_queueing_error"),
@@ -102,6 +103,7 @@ def task_body(task: Task, failures: list[KeyFailure]) -> dict[str, Any]:
         "bucket_deleted": task.bucket_deleted,
         "error_message": task.last_error,
         "failures": [failure.model_dump() for failure in failures],
+        "receipt_url": receipts.receipt_path(task),
     }
 
 

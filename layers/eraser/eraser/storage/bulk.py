@@ -24,6 +24,7 @@ from typing import Annotated
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
 
+from eraser import receipts
 from eraser.config import settings
 from eraser.errors import RateLimited, RequestTooLarge, ServiceUnavailable, TaskQueueingError
 from eraser.observability import logger, metrics
@@ -237,6 +238,7 @@ def bulk_delete(organization: Organization, bucket_identifier: str, request: Bul
                                            "paths": len(request.path), "deleted": result.deleted_object_count,
                                            "failed": len(result.errors), "handed_off": len(left) if task else 0})
     metrics.add_metric(name="BulkDeletedObjects", unit=MetricUnit.Count, value=result.deleted_object_count)
+    receipts.audit_bulk_deletion(requested_by, bucket, result)
     return result
 
 

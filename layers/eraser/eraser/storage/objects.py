@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from eraser import aws
+from eraser import aws, receipts
 from eraser.auth import Principal
 from eraser.errors import (
     AccessDenied,
@@ -333,6 +333,7 @@ def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy
 
     response = store.delete(if_match=pinned_etag)
     result = _result(request, response, removed_marker=target_is_marker)
+    receipts.audit_object_deletion(principal.subject, bucket, request, result)
     logger.info("Object deleted", extra={"bucket_id": bucket.id, "by_version": request.version_id is not None,
                                          "delete_marker": result.delete_marker,
                                          "conditional": request.conditions.any})

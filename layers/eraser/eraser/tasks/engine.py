@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from eraser import aws
+from eraser import aws, receipts
 from eraser.clock import new_id, utc_now
 from eraser.config import engine_settings
 from eraser.errors import BucketNotFound, Conflict, RequestTooLarge, TaskNotFound
@@ -62,7 +62,8 @@ def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket
     now = utc_now()
     task = Task(id=new_id("task"), kind=kind, organization_id=organization.id, account_id=organization.account_id,
                 targets=[Target.of(bucket) for bucket in targets], selection=selection or Selection.everything(),
-                requested_by=requested_by, created_at=now, heartbeat_at=now, object_count=object_count)
+                requested_by=requested_by, trigger=receipts.trigger_now(requested_by), created_at=now,
+                heartbeat_at=now, object_count=object_count)
     if len(task.model_dump_json()) > _MAX_TASK_BYTES:
         raise RequestTooLarge("The selection is too large to be recorded as one task; split the request")
     repository = TaskRepository()
@@ -98,7 +99,8 @@ def record_completed_task(organization: Organization, kind: TaskKind, requested_
     queued, since the lifecycle starts by listing a target."""
     now = utc_now()
     task = Task(id=new_id("task"), kind=kind, organization_id=organization.id, account_id=organization.account_id,
-                targets=[], selection=selection, requested_by=requested_by, status=TaskStatus.COMPLETED,
+                targets=[], selection=selection, requested_by=requested_by,
+                trigger=receipts.trigger_now(requested_by), status=TaskStatus.COMPLETED,
                 listing_done=True, created_at=now, started_at=now, finished_at=now)
     TaskRepository().create(task)
     return task

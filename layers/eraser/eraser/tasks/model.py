@@ -99,6 +99,16 @@ class Target(BaseModel):
         return cls(bucket_id=bucket.id, bucket_name=bucket.name, s3_bucket=bucket.s3_bucket)
 
 
+class Trigger(BaseModel):
+    """What started a task, for its receipt: an API request (API Gateway's request id), a schedule run, or a parent
+    task."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["api_request", "schedule", "parent_task"]
+    id: str
+
+
 class HeldVersion(BaseModel):
     """A listed version whose deletion waits for the next listing step (see ``ListingCursor.anchor``)."""
 
@@ -156,6 +166,7 @@ class Task(BaseModel):
     targets: list[Target]
     selection: Selection = Selection()
     requested_by: str
+    trigger: Trigger | None = None
     status: TaskStatus = TaskStatus.PENDING
     phase: Phase = Phase.LISTING
     pass_number: int = 1

@@ -20,7 +20,7 @@ from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from eraser import aws
+from eraser import aws, events, receipts
 from eraser.clock import utc_now
 from eraser.config import settings
 from eraser.errors import TaskNotFound
@@ -140,6 +140,7 @@ class TaskRepository:
                     bucket_id = lock_bucket_ids[index]
                     raise LockHeld(bucket_id, self.lock_holder(bucket_id)) from error
             raise
+        events.task_state_changed(task)
 
     def lock_holder(self, bucket_id: str) -> str | None:
         item = self._table.get_item(Key=_lock_key(bucket_id), ConsistentRead=True).get("Item")
@@ -198,12 +199,15 @@ class TaskRepository:
 
     def start(self, task_id: str) -> Task | None:
         now = utc_now()
-        return self._update(task_id, "SET #status = :running, started_at = :now, heartbeat_at = :beat, "
+        started = self._update(task_id, "SET #status = :running, started_at = :now, heartbeat_at = :beat, "
                                      "stepped_at = :now, version = version + :one",
                             "#status = :pending",
                             {":running": TaskStatus.RUNNING.value, ":pending": TaskStatus.PENDING.value,
                              ":now": now.isoformat(), ":beat": iso(now), ":one": 1},
                             {"#status": "status"})
+        if started is not None:
+            events.task_state_changed(started)
+        return started
 
     def claim_step(self, task: Task, step: str, token: str, until: datetime) -> Task | None:
         """Take the task's current step for one delivery, until ``until`` (when that invocation must have ended).
@@ -265,14 +269,15 @@ class TaskRepository:
         return "Item" in self._table.get_item(Key=key, ConsistentRead=True)
 
     def record_chunk(self, chunk: ChunkMessage, *, deleted: int, failed: int, bytes_freed: int,
-                     failures: list[KeyFailure]) -> bool:
-        """Count a chunk once: False when it was already counted (a duplicate delivery)."""
+                     failures: list[KeyFailure], receipt: receipts.PartRecord | None = None) -> bool:
+        """Count a chunk once: False when it was already counted (a duplicate delivery). ``receipt``: its manifest
+        part, kept on the chunk record for the task's receipt summary."""
         now = utc_now()
         expires_at = int((now + timedelta(days=settings().task_retention_days + _CHUNK_RECORD_DAYS)).timestamp())
         pk = f"TASK#{chunk.task_id}"
         chunk_item = {"pk": pk, "sk": f"CHUNK#{chunk.seq:09d}", "deleted": deleted, "failed": failed,
                       "bytes_freed": bytes_freed, "pass_number": chunk.pass_number, "recorded_at": iso(now),
-                      "expires_at": expires_at}
+                      "expires_at": expires_at, **(receipt.as_item() if receipt else {})}
         items: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table_name, "Item": _serialize(chunk_item),
                      "ConditionExpression": "attribute_not_exists(pk)"}},
@@ -344,6 +349,7 @@ class TaskRepository:
         finished = self._update(task.id, expression, "#status IN (:pending, :running)", values, {"#status": "status"})
         if finished is not None:
             self.release_locks(finished)
+            events.task_state_changed(finished)
         return finished
 
     def record_resume(self, task: Task) -> Task | None:

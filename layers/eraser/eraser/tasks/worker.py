@@ -17,7 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from eraser import aws
+from eraser import aws, receipts
 from eraser.config import EngineSettings, engine_settings
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
@@ -49,10 +49,6 @@ class ChunkOutcome:
     deleted: list[ChunkEntry] = field(default_factory=list)
     failures: list[KeyFailure] = field(default_factory=list)
 
-    @property
-    def bytes_freed(self) -> int:
-        return sum(entry.s for entry in self.deleted)
-
 
 def delete_chunk_message(body: str) -> None:
     metrics.add_metric(name="DeletionBatchesReceived", unit=MetricUnit.Count, value=1)
@@ -75,12 +71,15 @@ def delete_chunk(chunk: ChunkMessage) -> None:
         return
     target = task.targets[chunk.target_index]
     outcome = delete_entries(aws.s3(), target.s3_bucket, task.account_id, chunk.entries)
+    # The chunk's receipt part, written once: the chunk is counted from the part as stored.
+    part = receipts.write_chunk_part(task, chunk, outcome.deleted, outcome.failures)
     sample = engine_settings().failure_sample_size
-    counted = repository.record_chunk(chunk, deleted=len(outcome.deleted), failed=len(outcome.failures),
-                                      bytes_freed=outcome.bytes_freed, failures=outcome.failures[:sample])
+    counted = repository.record_chunk(chunk, deleted=part.deleted, failed=part.failed,
+                                      bytes_freed=part.bytes_freed, failures=part.failures[:sample],
+                                      receipt=part.record)
     if counted:
-        metrics.add_metric(name="ObjectsDeleted", unit=MetricUnit.Count, value=len(outcome.deleted))
-        metrics.add_metric(name="ObjectsNotDeleted", unit=MetricUnit.Count, value=len(outcome.failures))
+        metrics.add_metric(name="ObjectsDeleted", unit=MetricUnit.Count, value=part.deleted)
+        metrics.add_metric(name="ObjectsNotDeleted", unit=MetricUnit.Count, value=part.failed)
         advance_if_pass_finished(repository.get(task.id))
 
 
