@@ -64,8 +64,9 @@ def s3_single_attempt() -> Any:
 @functools.cache
 def receipts_s3() -> Any:
     """For the stage's own receipts bucket: apart from the tenants' buckets, whose every call names their owner
-    (``ExpectedBucketOwner``)."""
-    return session().client("s3", config=_RETRYING)
+    (``ExpectedBucketOwner``). Its pre-signed URLs are SigV4: botocore still pre-signs with SigV2 in us-east-1 unless
+    told, and S3 no longer accepts SigV2 from buckets created since 2020."""
+    return session().client("s3", config=_RETRYING.merge(Config(signature_version="s3v4")))
 
 
 @functools.cache
