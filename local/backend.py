@@ -148,8 +148,11 @@ class Stack:
         return {**globals_only, **self.aws_environment}
 
     def function_specs(self) -> dict[str, FunctionSpec]:
+        # The layer of this checkout (EraserLayer's ContentUri), as Lambda puts a layer on the path: the project
+        # environment's editable install may point at another checkout (a git worktree).
         base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-                "POWERTOOLS_TRACE_DISABLED": "true", **self.aws_environment}
+                "PYTHONPATH": str(ROOT / "layers" / "eraser"), "POWERTOOLS_TRACE_DISABLED": "true",
+                **self.aws_environment}
         return function_specs(self.resolver, base, self.template)
 
     def queues(self) -> dict[str, str]:
@@ -159,6 +162,10 @@ class Stack:
     def tables(self) -> dict[str, str]:
         return {name: str(self.resolver.refs[name]) for name, resource in self.template["Resources"].items()
                 if resource["Type"] == "AWS::DynamoDB::Table"}
+
+    def event_buses(self) -> list[str]:
+        return [str(self.resolver.refs[name]) for name, resource in self.template["Resources"].items()
+                if resource["Type"] == "AWS::Events::EventBus"]
 
     def sqs(self) -> Any:
         # Few retries and short timeouts: pollers must notice a stop, or a backend gone, within seconds.
@@ -194,7 +201,9 @@ def provision_stack(endpoint_url: str, aws_environment: dict[str, str], stage: s
                                                      ("aws_session_token", "AWS_SESSION_TOKEN"),
                                                      ("profile_name", "AWS_PROFILE"))
         if name in aws_environment})
-    with _endpoint(endpoint_url):
+    # S3 may be another backend (SeaweedFS): the receipts bucket is created where the functions will write to it.
+    with _endpoint("AWS_ENDPOINT_URL", endpoint_url), \
+            _endpoint("AWS_ENDPOINT_URL_S3", aws_environment.get("AWS_ENDPOINT_URL_S3")):
         resolver = provision(session, stage=stage, template=template, parameter_overrides={**(parameter_overrides or {}),
                                                                                    "JwtSecret": jwt_secret})
     return Stack(endpoint_url=endpoint_url, stage=stage, template=template, resolver=resolver,
@@ -202,14 +211,15 @@ def provision_stack(endpoint_url: str, aws_environment: dict[str, str], stage: s
 
 
 @contextlib.contextmanager
-def _endpoint(url: str) -> Iterator[None]:
-    # provision() makes its clients from the session, which honours AWS_ENDPOINT_URL.
-    saved = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = url
+def _endpoint(variable: str, url: str | None) -> Iterator[None]:
+    # provision() makes its clients from the session, which honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_S3).
+    saved = os.environ.get(variable)
+    if url is not None:
+        os.environ[variable] = url
     try:
         yield
     finally:
         if saved is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
+            os.environ.pop(variable, None)
         else:
-            os.environ["AWS_ENDPOINT_URL"] = saved
+            os.environ[variable] = saved

@@ -3,7 +3,8 @@
 Runs in the SAM CLI's environment (.venv-sam) because it serves the template's routes with SAM CLI's own API Gateway
 emulation (``LocalApigwService``, routes from SAM's ``ApiProvider``); the functions run in the project's environment
 through ``local.runner``, the queues and schedules through ``local.event_sources``, on the backend of
-``local.backend``. Writes what clients need (URL, demo key, backend endpoint, tables, queues) to ``.eraser/local.json``
+``local.backend``. Task state events published on the template's bus are printed and served at ``GET /_local/events``
+(``local.event_capture``). Writes what clients need (URL, demo key, backend endpoint, tables, queues) to ``.eraser/local.json``
 (or ``--state-file`` / ``ERASER_LOCAL_STATE``) once the API is listening, and removes it on exit.
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from local.backend import BACKENDS, Stack, backend, backend_name, provision_stack
+from local.event_capture import EventCapture
 from local.event_sources import EventSources, sources_from_template
 from local.runner import Runner
 from local.template import ROOT, TEMPLATE
@@ -101,8 +103,10 @@ def _read_body(flask_request: Any) -> bytes:
         raise BadRequest(response=response) from error
 
 
-def api_service(runner: Runner, stage: str, host: str, port: int, template: Path = TEMPLATE) -> Any:
-    """SAM CLI's API Gateway emulation of every ``Api`` event of the template, invoking ``runner``."""
+def api_service(runner: Runner, stage: str, host: str, port: int, template: Path = TEMPLATE,
+                events: EventCapture | None = None) -> Any:
+    """SAM CLI's API Gateway emulation of every ``Api`` event of the template, invoking ``runner``; with ``events``,
+    also ``GET /_local/events`` (not a route of the template: the captured events, oldest first)."""
     from samcli.lib.providers.api_provider import ApiProvider
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
     from samcli.lib.utils.stream_writer import StreamWriter
@@ -137,6 +141,14 @@ def api_service(runner: Runner, stage: str, host: str, port: int, template: Path
                 event["headers"] = {name: values[-1] for name, values in headers.items()}
             return event
 
+        def create(self) -> None:
+            super().create()
+            if events is not None:
+                from flask import jsonify
+
+                self._app.add_url_rule("/_local/events", endpoint="_local_events", methods=["GET"],
+                                       view_func=lambda: jsonify({"events": events.events()}))
+
     _keep_raw_headers()
     stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides={"Stage": stage})
     api = ApiProvider(stacks, cwd=str(ROOT)).api
@@ -165,6 +177,7 @@ def state_document(stack: Stack, demo: dict[str, Any], url: str, backend_kind: s
         "jwt_secret": stack.jwt_secret,
         "tables": stack.tables(),
         "queues": stack.queues(),
+        "events_url": f"{url}/_local/events",
         "environment": stack.environment,
     }
 
@@ -244,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
                                    max_concurrency=runner.max_concurrency, speedup=args.schedule_speedup)
             sources.start()
             cleanup.callback(sources.stop)
-            service = api_service(runner, args.stage, args.host, args.port)
+            captured = EventCapture(stack.sqs(), stack.session().client("events", endpoint_url=endpoint_url),
+                                    stack.event_buses(), args.stage)
+            captured.start()
+            cleanup.callback(captured.stop)
+            service = api_service(runner, args.stage, args.host, args.port, events=captured)
             document = state_document(stack, demo, f"http://{args.host}:{args.port}", args.backend)
             cleanup.callback(lambda: args.state_file.unlink(missing_ok=True))
             threading.Thread(target=_announce_when_listening, daemon=True,
