@@ -6,6 +6,8 @@ Items (``pk``/``sk``):
   index the watchdog queries; finished tasks lose ``active_status`` and get ``expires_at`` (TTL).
 - ``TASK#<id>`` / ``CHUNK#<seq>``: one deleted batch, written once (``attribute_not_exists``) in the same
   transaction that adds its counts to the task: a redelivered batch fails the condition and is not counted twice.
+  It keeps the batch's receipt part (``receipt_key``, ``receipt_sha256``, ``receipt_lines``, ``receipt_outcomes``).
+- ``TASK#<id>`` / ``EVENT#<state>``: the task's state change event was published (``eraser.events``).
 - ``TASK#<id>`` / ``FAIL#<seq>``: the per-key failures of one batch (at most the sample size each).
 - ``BUCKETLOCK#<bucket id>`` / ``LOCK``: the bucket's one running purge or delete.
 """
