@@ -181,6 +181,7 @@ def test_receipt_route_serves_the_summary_and_parts_whose_downloads_match_their_
         assert len(lines) == part["lines"]
         downloaded += lines
     assert sorted(line["key"] for line in downloaded) == keys
+    assert {line["etag"] for line in downloaded} == {f'"{hashlib.md5(b"payload").hexdigest()}"'}  # noqa: S324 - S3's
     assert json.loads(requests.get(body["summary_url"], timeout=10).content) == body["summary"]
 
 

@@ -166,15 +166,15 @@ def chunk_lines(task: Task, chunk: ChunkMessage, deleted: list[ChunkEntry],
                 failures: list[KeyFailure]) -> list[dict[str, Any]]:
     target = task.targets[chunk.target_index]
     now = utc_now().isoformat()
-    sizes = {(entry.k, entry.v or None): entry.s for entry in chunk.entries}
-    # The ETag is not in the listing the chunk was cut from (storage.listing.ListedVersion): null until it is.
-    common = {"bucket": target.s3_bucket, "bucket_id": target.bucket_id, "etag": None, "chunk": chunk.seq,
-              "time": now}
-    lines = [{"key": entry.k, "version_id": entry.v or None, "size": entry.s, "outcome": "deleted", **common}
-             for entry in deleted]
-    lines += [{"key": failure.key, "version_id": failure.version_id,
-               "size": sizes.get((failure.key, failure.version_id), 0), "outcome": outcome_of_failure(failure.code),
-               "code": failure.code, "message": failure.message, **common} for failure in failures]
+    listed = {(entry.k, entry.v or None): entry for entry in chunk.entries}
+    common = {"bucket": target.s3_bucket, "bucket_id": target.bucket_id, "chunk": chunk.seq, "time": now}
+    lines = [{"key": entry.k, "version_id": entry.v or None, "size": entry.s, "etag": entry.e, "outcome": "deleted",
+              **common} for entry in deleted]
+    for failure in failures:
+        entry = listed.get((failure.key, failure.version_id))
+        lines.append({"key": failure.key, "version_id": failure.version_id, "size": entry.s if entry else 0,
+                      "etag": entry.e if entry else None, "outcome": outcome_of_failure(failure.code),
+                      "code": failure.code, "message": failure.message, **common})
     return lines
 
 

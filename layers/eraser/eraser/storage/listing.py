@@ -21,6 +21,8 @@ class ListedVersion:
     last_modified: datetime
     is_latest: bool
     is_delete_marker: bool
+    # As S3 lists it (quoted); a delete marker has none. Task receipts record it.
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def list_versions_page(s3: Any, bucket: str, owner: str, *, key_marker: str | No
         arguments["Prefix"] = prefix
     page = s3.list_object_versions(**arguments)
     entries = [ListedVersion(item["Key"], item.get("VersionId"), int(item.get("Size", 0)), item["LastModified"],
-                             bool(item.get("IsLatest")), False) for item in page.get("Versions", [])]
+                             bool(item.get("IsLatest")), False, item.get("ETag")) for item in page.get("Versions", [])]
     entries += [ListedVersion(item["Key"], item.get("VersionId"), 0, item["LastModified"],
                               bool(item.get("IsLatest")), True) for item in page.get("DeleteMarkers", [])]
     # S3 returns versions and delete markers in two lists; within a key the newest comes first.
@@ -72,8 +74,8 @@ def list_objects_page(s3: Any, bucket: str, owner: str, *, prefix: str, continua
     if continuation_token:
         arguments["ContinuationToken"] = continuation_token
     page = s3.list_objects_v2(**arguments)
-    entries = [ListedVersion(item["Key"], None, int(item.get("Size", 0)), item["LastModified"], True, False)
-               for item in page.get("Contents", [])]
+    entries = [ListedVersion(item["Key"], None, int(item.get("Size", 0)), item["LastModified"], True, False,
+                             item.get("ETag")) for item in page.get("Contents", [])]
     return ObjectPage(entries, page.get("NextContinuationToken") if page.get("IsTruncated") else None)
 
 

@@ -233,10 +233,10 @@ def _next_page(task: Task, cursor: ListingCursor) -> tuple[list[ListedVersion], 
             selected = [entry for entry in selected if entry is not anchor]
             cursor.anchor = HeldVersion(key=anchor.key, version_id=anchor.version_id, size=anchor.size,
                                         last_modified=anchor.last_modified,
-                                        is_delete_marker=anchor.is_delete_marker)
+                                        is_delete_marker=anchor.is_delete_marker, etag=anchor.etag)
     if carried is not None:
         selected = [ListedVersion(carried.key, carried.version_id, carried.size, carried.last_modified, False,
-                                  carried.is_delete_marker), *selected]
+                                  carried.is_delete_marker, carried.etag), *selected]
     if page.is_last:
         _next_target(cursor)
     else:

@@ -117,6 +117,7 @@ class HeldVersion(BaseModel):
     size: int = 0
     last_modified: datetime
     is_delete_marker: bool = False
+    etag: str | None = None
 
 
 class ListingCursor(BaseModel):
@@ -279,11 +280,13 @@ def step_id(action: str, pass_number: int, hop: int) -> str:
 
 
 class ChunkEntry(BaseModel):
-    """One version to delete: key, version id (None: delete the current object), size (bytes freed)."""
+    """One version to delete: key, version id (None: delete the current object), size (bytes freed), ETag as listed
+    (for the task's receipt; ``cut_chunks`` sizes messages with it)."""
 
     k: str
     v: str | None = None
     s: int = 0
+    e: str | None = None
 
     def to_s3(self) -> dict[str, Any]:
         return {"Key": self.k, "VersionId": self.v} if self.v else {"Key": self.k}

@@ -36,7 +36,8 @@ def cut_chunks(task_id: str, target_index: int, pass_number: int, versions: Iter
     entries: list[ChunkEntry] = []
     size = 0
     for version in versions:
-        entry = ChunkEntry(k=version.key, v=version.version_id if with_version_ids else None, s=version.size)
+        entry = ChunkEntry(k=version.key, v=version.version_id if with_version_ids else None, s=version.size,
+                           e=version.etag)
         entry_size = len(entry.model_dump_json(exclude_none=True).encode("utf-8")) + 1
         if entries and (len(entries) >= tuning.chunk_size or size + entry_size > tuning.max_message_bytes - 500):
             chunks.append(ChunkMessage(task_id=task_id, seq=first_seq + len(chunks), target_index=target_index,
