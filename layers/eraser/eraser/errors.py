@@ -210,6 +210,11 @@ class Conflict(EraserError):
     pass
 
 
+class TaskRunning(Conflict):
+    def __init__(self, task_id: str) -> None:
+        super().__init__("The task has not finished: its receipt is written when it ends", task_id=task_id)
+
+
 class BucketStateConflict(Conflict):
     """S3's ``InvalidBucketState`` (409): the request is not valid with the bucket's current configuration."""
 

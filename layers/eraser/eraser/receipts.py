@@ -27,7 +27,7 @@ from boto3.dynamodb.conditions import Key
 from eraser import aws
 from eraser.clock import new_id, utc_now
 from eraser.config import settings
-from eraser.errors import Conflict, NotFound
+from eraser.errors import NotFound, TaskRunning
 from eraser.observability import logger, metrics
 from eraser.storage.receipt_store import PRESIGNED_SECONDS, ReceiptStore
 from eraser.tasks.model import ChunkEntry, ChunkMessage, KeyFailure, Task, Trigger
@@ -41,11 +41,6 @@ PART_CONTENT_TYPE = "application/gzip"
 SUMMARY_CONTENT_TYPE = "application/json"
 # Outcomes that removed something: what the task counts as deleted (and as bytes freed).
 REMOVING_OUTCOMES = frozenset({"deleted", "delete_marker_created"})
-
-
-class TaskRunning(Conflict):
-    def __init__(self, task_id: str) -> None:
-        super().__init__("The task has not finished: its receipt is written when it ends", task_id=task_id)
 
 
 def part_key(task_id: str, seq: int) -> str:

@@ -26,7 +26,7 @@ _ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (errors.TaskNotFound, 404, "NotFoundError", "task_not_found"),
     (errors.NotFound, 404, "NotFoundError", "not_found"),
     (errors.IdempotencyKeyReused, 409, "ConflictError", "idempotency_key_reused"),
-    (receipts.TaskRunning, 409, "ConflictError", "task_running"),
+    (errors.TaskRunning, 409, "ConflictError", "task_running"),
     (errors.Conflict, 409, "ConflictError", "conflict"),
     (errors.RateLimited, 429, "RateLimitError", "rate_limit_reached"),
     (errors.TaskQueueingError, 503, "ServiceUnavailableError", "task_queueing_error"),
