@@ -327,6 +327,12 @@ def test_the_progress_line_counts_deleted_of_listed_so_far_rate_eta_and_failures
                     "2 failed  PROCESSING")
 
 
+def test_the_progress_line_of_a_dry_run_task_counts_what_was_listed_and_claims_no_deletion():
+    line = waiting.progress_line(task("t1", "PROCESSING", listed=5000, rate=900.0, eta=4, kind="dry_run"))
+
+    assert line == "[........................]   0.0%  dry run: 5,000+ listed so far  900/s  ETA 0:04  0 failed  PROCESSING"
+
+
 def test_the_progress_line_is_redrawn_in_place_and_only_on_a_terminal():
     stream = io.StringIO()
     display = waiting.ProgressDisplay(stream, enabled=True)
