@@ -1,4 +1,5 @@
-"""Deleting one object, or one version of it, as S3's DeleteObject does.
+"""Deleting one object, or one version of it, as S3's DeleteObject does: the request, the S3 calls on its key and the
+rules below; ``eraser.operations.objects.delete_object`` takes them in order.
 
 S3 itself decides almost everything (versioning, delete markers, the ``null`` version, MFA delete, Object Lock).
 Eraser adds what S3 or moto leave to the caller:
