@@ -9,8 +9,8 @@ The steps, each its own function:
    of at most 1000 keys, retrying the keys S3 reports as throttled or failed internally; bulk delete reports every
    other per-key error with S3's own code, and the keys still failing after the last attempt.
 
-Every S3 call is attempted once by botocore (``aws.s3_single_attempt``) and retried by Eraser only while the
-invocation has time left (``retries.Deadline``): botocore's own retries under a throttling S3 outlasted the function
+Every S3 call goes through the bucket's gateway opened with the invocation's deadline (``storage.gateway``): attempted
+once by botocore and retried by Eraser only while the invocation has time left (``retries.Deadline``): botocore's own retries under a throttling S3 outlasted the function
 and API Gateway answered 502. Listing that does not finish in time makes the request a task; deleting that does not
 finish in time hands the keys left to a task (``hand_off``), and the answer reports what was deleted before.
 """
@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, mo
 from eraser.config import settings
 from eraser.errors import RateLimited, RequestTooLarge, ServiceUnavailable, TaskQueueingError
 from eraser.observability import logger, metrics
+from eraser.storage import gateway
 from eraser.storage.deletion import (
     OUT_OF_TIME_CODE,
     KeyFailure,
@@ -196,7 +197,8 @@ def bulk_delete(organization: Organization, bucket_identifier: str, request: Bul
     # S3 work stops in time to record a task of what is left, and listing early enough to delete what it found.
     work_deadline = time_left.less(HANDOFF_RESERVE_SECONDS)
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, bucket_identifier)
-    objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id, deadline=work_deadline)
+    objects = store or S3ObjectStore(gateway.open_bucket(bucket.s3_bucket, organization.account_id,
+                                                         deadline=work_deadline), bucket.name)
     sync_limit = limit if limit is not None else settings().sync_delete_limit
     plan = plan_deletion(objects, request, sync_limit, work_deadline.less(DELETION_RESERVE_SECONDS))
     if not admit_synchronously(plan):

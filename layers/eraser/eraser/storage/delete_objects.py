@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from eraser.auth import Principal
 from eraser.errors import AccessDenied, BucketStateConflict, EraserError, InvalidArgument, KeyTooLong
 from eraser.observability import logger, tracer
+from eraser.storage import gateway
 from eraser.storage.deletion import (
     OUT_OF_TIME_CODE,
     DeletedDetail,
@@ -32,6 +33,7 @@ from eraser.storage.deletion import (
     S3ObjectStore,
     delete_versions,
 )
+from eraser.storage.gateway import BucketGateway
 from eraser.storage.objects import (
     INVALID_VERSION_ID,
     DeleteObjectRequest,
@@ -104,8 +106,7 @@ def _refused(target: ObjectTarget, error: EraserError) -> EntryFailed:
     return EntryFailed(target.key, target.version_id, code, error.message)
 
 
-def _judge(s3_bucket: str, request: DeleteObjectsRequest, targets: list[DeleteObjectsEntry], client: Any,
-           deadline: Deadline) -> _Judged:
+def _judge(bucket: BucketGateway, request: DeleteObjectsRequest, targets: list[DeleteObjectsEntry]) -> _Judged:
     judged = _Judged()
     for entry in targets:
         target = ObjectTarget(entry.key, entry.version_id)
@@ -130,7 +131,7 @@ def _judge(s3_bucket: str, request: DeleteObjectsRequest, targets: list[DeleteOb
             judged.sendable.append(target)
             continue
         try:
-            version = S3ObjectVersions(s3_bucket, single, client, deadline).find_version(entry.version_id)
+            version = S3ObjectVersions(bucket, single).find_version(entry.version_id)
             if version.exists and not version.is_delete_marker:
                 ensure_not_locked(version, bypass_governance=request.bypass_governance_retention)
         except (InvalidArgument, AccessDenied, BucketStateConflict) as error:
@@ -167,8 +168,10 @@ def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenan
     # S3 answers each object once however often it is named.
     unique = list({(entry.key, entry.version_id): entry for entry in request.entries}.values())
     time_left = deadline or Deadline.unbounded()
-    judged = _judge(bucket.s3_bucket, request, unique, check_client, time_left)
-    store = S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id, s3_client, deadline=time_left)
+    judged = _judge(gateway.open_bucket(bucket.s3_bucket, organization.account_id, deadline=time_left,
+                                        client=check_client), request, unique)
+    store = S3ObjectStore(gateway.open_bucket(bucket.s3_bucket, organization.account_id, deadline=time_left,
+                                              client=s3_client), bucket.name)
     outcome = delete_versions(store, judged.sendable, retry, time_left)
     # Entries the invocation's time did not reach were not deleted (or not knowingly: an answer that never came).
     last_code = outcome.out_of_time.last_code if outcome.out_of_time is not None else None

@@ -25,7 +25,7 @@ from eraser import aws
 from eraser.auth import Principal
 from eraser.config import settings
 from eraser.errors import Conflict, IdempotencyKeyReused, ValidationFailed
-from eraser.storage.listing import count_current_objects
+from eraser.storage import gateway
 from eraser.tasks.engine import cancel_task, create_task, failures_of, find_task
 from eraser.tasks.model import KeyFailure, Task, TaskKind
 from eraser.tasks.repository import TaskRepository
@@ -60,8 +60,8 @@ def submit_bucket_deletion(principal: Principal, bucket_identifier: str, *, idem
     bucket = tenancy.find_bucket(principal.organization.id, bucket_identifier)
 
     def start() -> Task:
-        object_count = count_current_objects(aws.s3(), bucket.s3_bucket, principal.organization.account_id,
-                                             cap=OBJECT_COUNT_CAP)
+        s3 = gateway.open_bucket(bucket.s3_bucket, principal.organization.account_id)
+        object_count = s3.count_current_objects(cap=OBJECT_COUNT_CAP)
         return create_task(principal.organization, TaskKind.DELETE_BUCKET, [bucket], principal.subject,
                            exclusive=True, object_count=object_count)
 
