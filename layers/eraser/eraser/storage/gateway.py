@@ -182,19 +182,18 @@ class BucketGateway:
         self._call_retry = call_retry
 
     def _call(self, operation: str, **arguments: Any) -> dict[str, Any]:
-        method = getattr(self._client, operation)
-        bucket = {"Bucket": self.s3_bucket, "ExpectedBucketOwner": self.owner}
-
-        def attempt() -> dict[str, Any]:
-            try:
-                answer: dict[str, Any] = method(**bucket, **arguments)
-            except ClientError as error:
-                raise S3Error.of(error) from error
-            return answer
-
         if self._call_retry is None:
-            return attempt()
-        return call_before(self._deadline, attempt, retry=self._call_retry)
+            return self._attempt(operation, arguments)
+        return call_before(self._deadline, lambda: self._attempt(operation, arguments), retry=self._call_retry)
+
+    def _attempt(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """One attempt of one S3 call (``operation`` is boto3's method name): what an in-memory bucket replaces."""
+        try:
+            answer: dict[str, Any] = getattr(self._client, operation)(
+                Bucket=self.s3_bucket, ExpectedBucketOwner=self.owner, **arguments)
+        except ClientError as error:
+            raise S3Error.of(error) from error
+        return answer
 
     # --- listings --------------------------------------------------------------------------------------------------
     def list_objects(self, *, prefix: str | None = None, delimiter: str | None = None,
