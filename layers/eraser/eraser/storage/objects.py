@@ -5,7 +5,8 @@ Eraser adds what S3 or moto leave to the caller:
 
 - the bucket is looked up by name within the caller's organization (another organization's bucket is not found);
 - ``x-amz-expected-bucket-owner`` is compared with the organization's account before S3 is touched (moto ignores
-  ``ExpectedBucketOwner``; it is still passed on so that real S3 checks it too);
+  ``ExpectedBucketOwner``); every call then names that account as ``ExpectedBucketOwner`` (the gateway's rule), so
+  that real S3 checks it too, whether or not the client sent the header;
 - the preconditions are judged on a HEAD of the current version (moto ignores size and time, and ``If-Match: *``;
   AWS honours size and time only on directory buckets), then the DELETE carries ``If-Match`` with the ETag that HEAD
   saw, which real S3 checks atomically. What can still slip between HEAD and DELETE: the object is overwritten with
