@@ -36,6 +36,7 @@ from eraser.storage.deletion import (
     delete_keys,
 )
 from eraser.storage.keys import ObjectKey, folder_prefix
+from eraser.storage.outcomes import Outcome
 from eraser.storage.retries import RETRY_AFTER_SECONDS, Deadline, OutOfTime
 from eraser.tasks import Selection, Task, TaskKind, create_task
 from eraser.tenancy import Bucket, Organization, TenancyRepository
@@ -89,6 +90,8 @@ class DeletionError(BaseModel):
     key: str = Field(description="The object key, or the folder prefix of a path, that was not deleted")
     error_code: str = Field(description="S3's per-key error code (AccessDenied, SlowDown...), or 404 for a path")
     error_message: str
+    outcome: Outcome = Field(description="What happened to the key (docs/dry-run.md); a path that matched nothing "
+                                         "is already_absent")
 
 
 class BulkDeleteResult(BaseModel):
@@ -227,9 +230,11 @@ def bulk_delete(organization: Organization, bucket_identifier: str, request: Bul
     failures = {**outcome.failed, **unhandled}
     result = BulkDeleteResult(
         deleted_objects=deleted,
-        errors=[DeletionError(key=key, error_code=failures[key].code, error_message=failures[key].message)
+        errors=[DeletionError(key=key, error_code=failures[key].code, error_message=failures[key].message,
+                              outcome=failures[key].outcome)
                 for key in plan.keys if key in failures and key not in outcome.deleted]
-        + [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE)
+        + [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE,
+                         outcome=Outcome.ALREADY_ABSENT)
            for prefix in plan.empty_prefixes],
         task=task,
     )
