@@ -102,6 +102,9 @@ class BulkDeleteResult(BaseModel):
     # Set when the request was over the synchronous limit, or its listing or deleting ran out of time: this task
     # deletes what ``deleted_objects`` and ``errors`` do not account for.
     task: Task | None = None
+    # The outcome of each key in ``deleted_objects`` and ``errors`` (a path that matched nothing by its prefix):
+    # Seahorse's ``deleted_objects`` is a list of keys, so a marker created there shows only here.
+    outcomes: dict[str, Outcome] = Field(default_factory=dict)
 
     @property
     def deleted_object_count(self) -> int:
@@ -228,15 +231,18 @@ def bulk_delete(organization: Organization, bucket_identifier: str, request: Bul
                         extra={"bucket_id": bucket.id, "task_id": task.id, "left": len(left),
                                "deleted": len(deleted)})
     failures = {**outcome.failed, **unhandled}
+    errors = [DeletionError(key=key, error_code=failures[key].code, error_message=failures[key].message,
+                            outcome=failures[key].outcome)
+              for key in plan.keys if key in failures and key not in outcome.deleted]
+    errors += [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE,
+                             outcome=Outcome.ALREADY_ABSENT)
+               for prefix in plan.empty_prefixes]
+    outcomes = outcome.outcomes
     result = BulkDeleteResult(
         deleted_objects=deleted,
-        errors=[DeletionError(key=key, error_code=failures[key].code, error_message=failures[key].message,
-                              outcome=failures[key].outcome)
-                for key in plan.keys if key in failures and key not in outcome.deleted]
-        + [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE,
-                         outcome=Outcome.ALREADY_ABSENT)
-           for prefix in plan.empty_prefixes],
+        errors=errors,
         task=task,
+        outcomes={**{key: outcomes[key] for key in deleted}, **{error.key: error.outcome for error in errors}},
     )
     logger.info("Bulk delete done", extra={"bucket_id": bucket.id, "requested_keys": len(request.object_keys),
                                            "paths": len(request.path), "deleted": result.deleted_object_count,
