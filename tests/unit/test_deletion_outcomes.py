@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 
 from eraser.auth import Principal
+from eraser.storage import deletion
 from eraser.storage.bulk import BulkDeleteRequest, bulk_delete
 from eraser.storage.delete_objects import DeleteObjectsEntry, DeleteObjectsRequest, delete_objects
-from eraser.storage import deletion
 from eraser.storage.deletion import ObjectTarget, RetryPolicy, S3ObjectStore, delete_versions
 from eraser.storage.outcomes import Outcome, zero_counts
 from eraser.tasks import TaskStatus, failures_of, get_task
