@@ -37,10 +37,12 @@ class Outcome(StrEnum):
 
 
 ACCESS_DENIED_CODE = "AccessDenied"
-PRECONDITION_FAILED_CODES = frozenset({"PreconditionFailed", "412"})
+PRECONDITION_FAILED_CODE = "PreconditionFailed"
+# An error without a body (a HEAD's, a 412 to a conditional DELETE) has only its status as botocore's code.
+ACCESS_DENIED_CODES = frozenset({ACCESS_DENIED_CODE, "403"})
+PRECONDITION_FAILED_CODES = frozenset({PRECONDITION_FAILED_CODE, "412"})
 # S3's code for a key still throttled when the retries or the request's time ran out (docs/dry-run.md).
 THROTTLED_CODE = "SlowDown"
-PRECONDITION_FAILED_CODE = "PreconditionFailed"
 
 
 def of_deleted(*, by_version: bool, delete_marker: bool) -> Outcome:
@@ -52,7 +54,7 @@ def of_deleted(*, by_version: bool, delete_marker: bool) -> Outcome:
 def of_error(code: str) -> Outcome:
     """An entry (or the whole call) S3 refused with ``code``, after the last attempt: a retryable code still failing
     then is ``throttled``. An AccessDenied is ``access_denied`` until ``confirm_retention`` shows otherwise."""
-    if code == ACCESS_DENIED_CODE or code == "403":
+    if code in ACCESS_DENIED_CODES:
         return Outcome.ACCESS_DENIED
     if code in PRECONDITION_FAILED_CODES:
         return Outcome.PRECONDITION_FAILED
@@ -81,17 +83,12 @@ def of_denied_version(version: StoredObject | None, *, bypass_governance: bool =
     return Outcome.ACCESS_DENIED
 
 
-def needs_retention_check(outcome: Outcome, version_id: str | None) -> bool:
-    """Only a delete naming a version can be blocked by retention: a key-only delete on a locked bucket creates a
-    delete marker (S3 never refuses it for Object Lock)."""
-    return outcome == Outcome.ACCESS_DENIED and version_id is not None
-
-
 def confirm_retention(outcome: Outcome, version_id: str | None,
                       head_version: Callable[[str], StoredObject | None]) -> Outcome:
     """``outcome`` as S3's code said, or ``blocked_by_retention`` for a versioned AccessDenied once ``head_version``
-    (a HEAD of that version; None if it could not describe it) shows Object Lock protecting it."""
-    if version_id is None or not needs_retention_check(outcome, version_id):
+    (a HEAD of that version; None if it could not describe it) shows Object Lock protecting it. Only a delete
+    naming a version can be blocked: a key-only delete on a locked bucket creates a delete marker."""
+    if version_id is None or outcome != Outcome.ACCESS_DENIED:
         return outcome
     return of_denied_version(head_version(version_id))
 
