@@ -3,8 +3,9 @@
 Items (``pk``/``sk``):
 - ``TASK#<id>`` / ``TASK``: the task. Counts are top-level numbers (DynamoDB's ``ADD`` works on top-level attributes
   only), the count of each outcome too (``outcome_<outcome>``: no map to create first, and a task written before
-  outcomes existed counts from zero). While unfinished it carries ``active_status`` and ``heartbeat_at``, the keys of the sparse ``active-tasks``
-  index the watchdog queries; finished tasks lose ``active_status`` and get ``expires_at`` (TTL).
+  outcomes existed counts from zero). While unfinished it carries ``active_status`` and ``heartbeat_at``, the keys
+  of the sparse ``active-tasks`` index the watchdog queries; finished tasks lose ``active_status`` and get
+  ``expires_at`` (TTL).
 - ``TASK#<id>`` / ``CHUNK#<seq>``: one deleted batch, written once (``attribute_not_exists``) in the same
   transaction that adds its counts to the task: a redelivered batch fails the condition and is not counted twice.
 - ``TASK#<id>`` / ``FAIL#<seq>``: the per-key failures of one batch (at most the sample size each).
@@ -42,12 +43,12 @@ ACTIVE_INDEX = "active-tasks"
 TASK_SK = "TASK"
 _COUNT_FIELDS = tuple(name for name in Counts.model_fields if name != "outcomes")
 _OUTCOME_PREFIX = "outcome_"
+# SQS keeps a message at most 14 days: a chunk record must outlive any redelivery of its batch.
+_CHUNK_RECORD_DAYS = 14
 
 
 def _outcome_attribute(outcome: str) -> str:
     return _OUTCOME_PREFIX + outcome
-# SQS keeps a message at most 14 days: a chunk record must outlive any redelivery of its batch.
-_CHUNK_RECORD_DAYS = 14
 
 
 def iso(moment: datetime) -> str:
