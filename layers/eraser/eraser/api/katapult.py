@@ -80,15 +80,17 @@ def _unix(moment: datetime | None) -> int | None:
 
 
 def task_body(task: Task) -> dict[str, Any]:
-    """``{"task": {id, name, status, created_at, started_at, finished_at, progress}}``: lowercase status, unix
-    seconds (null until the moment happens), progress an integer 0..100."""
+    """``{"task": {id, name, status, created_at, started_at, finished_at, progress, counts}}``: lowercase status,
+    unix seconds (null until the moment happens), progress an integer 0..100, and the counts (with
+    ``counts.outcomes``) as the other families' tasks show them."""
     name = _TASK_NAMES.get(task.kind, str(task.kind))
     if task.kind == TaskKind.TRASH_PURGE and task.requested_by.startswith(SCHEDULE_REQUESTER):
         name = "Purge expired trash objects"
     return {"task": {"id": task.id, "name": name,
                      "status": _TASK_STATUSES[task.status], "created_at": _unix(task.created_at),
                      "started_at": _unix(task.started_at), "finished_at": _unix(task.finished_at),
-                     "progress": _percent(task)}}
+                     "progress": _percent(task),
+                     "counts": task.counts.model_dump(mode="json", exclude={"chunks_total", "chunks_done"})}}
 
 
 def _percent(task: Task) -> int:

@@ -97,11 +97,11 @@ def task_body(task: Task, failures: list[KeyFailure]) -> dict[str, Any]:
         "finished_at": _iso(task.finished_at),
         "object_count": task.object_count,
         "progress": progress.model_dump(),
-        "counts": task.counts.model_dump(exclude={"chunks_total", "chunks_done"}),
+        "counts": task.counts.model_dump(mode="json", exclude={"chunks_total", "chunks_done"}),
         "bucket_empty_at_end": task.bucket_empty_at_end,
         "bucket_deleted": task.bucket_deleted,
         "error_message": task.last_error,
-        "failures": [failure.model_dump() for failure in failures],
+        "failures": [failure.model_dump(mode="json") for failure in failures],
     }
 
 

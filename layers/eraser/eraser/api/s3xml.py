@@ -18,6 +18,7 @@ from eraser.api.http import request_id
 from eraser.storage.browse import HeadedObject
 from eraser.storage.delete_objects import DeleteObjectsResult
 from eraser.storage.objects import DeleteObjectResult
+from eraser.storage.outcomes import s3_error_code
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 # A carriage return in XML text reaches the client's parser as a line feed unless written as a character reference;
@@ -118,7 +119,8 @@ def xml_response(body: str, event: APIGatewayProxyEvent, status: int = 200) -> R
 
 
 def delete_objects_response(result: DeleteObjectsResult, event: APIGatewayProxyEvent) -> Response:
-    """200 with ``DeleteResult``, even when entries failed; quiet mode leaves the Deleted entries out, as S3 does."""
+    """200 with ``DeleteResult``, even when entries failed; quiet mode leaves the Deleted entries out, as S3 does.
+    An ``<Error>`` carries the code S3 gives its outcome (docs/dry-run.md): a key still throttled is SlowDown."""
     parts = [f'<DeleteResult xmlns="{S3_NAMESPACE}">']
     if not result.quiet:
         for deleted in result.deleted:
@@ -127,7 +129,8 @@ def delete_objects_response(result: DeleteObjectsResult, event: APIGatewayProxyE
                          + element("DeleteMarkerVersionId", deleted.delete_marker_version_id) + "</Deleted>")
     for failed in result.errors:
         parts.append("<Error>" + element("Key", failed.key) + element("VersionId", failed.version_id)
-                     + element("Code", failed.code) + element("Message", failed.message) + "</Error>")
+                     + element("Code", s3_error_code(failed.outcome, failed.code))
+                     + element("Message", failed.message) + "</Error>")
     parts.append("</DeleteResult>")
     return xml_response("".join(parts), event)
 

@@ -59,7 +59,7 @@ def bulk_delete_response(result: BulkDeleteResult) -> Response:
     ``Retry-After``; ``data`` still lists what was deleted before the task took over."""
     data: dict[str, Any] = {"deleted_object_count": result.deleted_object_count,
                             "deleted_objects": result.deleted_objects,
-                            "errors": [error.model_dump() for error in result.errors]}
+                            "errors": [error.model_dump(mode="json") for error in result.errors]}
     if result.task is None:
         return json_response(200, {"code": 200, "success": True, "data": data, "exception": None})
     return bulk_delete_task_response(result.task, data)

@@ -74,6 +74,7 @@ from eraser.storage.objects import (
     ensure_not_locked,
     well_formed_version_id,
 )
+from eraser.storage.outcomes import Outcome, of_error
 from eraser.storage.retries import RETRY_AFTER_SECONDS, OutOfTime
 from eraser.storage.retries import Deadline as Deadline  # handlers bound their work with it (Deadline.of)
 from eraser.tasks import Selection, Task, TaskKind, create_task
@@ -128,6 +129,8 @@ class DeletionError(BaseModel):
     key: str = Field(description="The object key, or the folder prefix of a path, that was not deleted")
     error_code: str = Field(description="S3's per-key error code (AccessDenied, SlowDown...), or 404 for a path")
     error_message: str
+    outcome: Outcome = Field(description="What happened to the key (docs/dry-run.md); a path that matched nothing "
+                                         "is already_absent")
 
 
 class BulkDeleteResult(BaseModel):
@@ -138,6 +141,9 @@ class BulkDeleteResult(BaseModel):
     # Set when the request was over the synchronous limit, or its listing or deleting ran out of time: this task
     # deletes what ``deleted_objects`` and ``errors`` do not account for.
     task: Task | None = None
+    # The outcome of each key in ``deleted_objects`` and ``errors`` (a path that matched nothing by its prefix):
+    # Seahorse's ``deleted_objects`` is a list of keys, so a marker created there shows only here.
+    outcomes: dict[str, Outcome] = Field(default_factory=dict)
 
     @property
     def deleted_object_count(self) -> int:
@@ -263,13 +269,18 @@ def bulk_delete(principal: Principal, bucket_identifier: str, request: BulkDelet
                         extra={"bucket_id": bucket.id, "task_id": task.id, "left": len(left),
                                "deleted": len(deleted)})
     failures = {**outcome.failed, **unhandled}
+    errors = [DeletionError(key=key, error_code=failures[key].code, error_message=failures[key].message,
+                            outcome=failures[key].outcome)
+              for key in plan.keys if key in failures and key not in outcome.deleted]
+    errors += [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE,
+                             outcome=Outcome.ALREADY_ABSENT)
+               for prefix in plan.empty_prefixes]
+    outcomes = outcome.outcomes
     result = BulkDeleteResult(
         deleted_objects=deleted,
-        errors=[DeletionError(key=key, error_code=failures[key].code, error_message=failures[key].message)
-                for key in plan.keys if key in failures and key not in outcome.deleted]
-        + [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE)
-           for prefix in plan.empty_prefixes],
+        errors=errors,
         task=task,
+        outcomes={**{key: outcomes[key] for key in deleted}, **{error.key: error.outcome for error in errors}},
     )
     logger.info("Bulk delete done", extra={"bucket_id": bucket.id, "requested_keys": len(request.object_keys),
                                            "paths": len(request.path), "deleted": result.deleted_object_count,
@@ -380,9 +391,10 @@ def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenan
             answer = deleted_entry(target, outcome.details.get(target), target in judged.removes_marker)
         elif target in outcome.failed:
             failure = outcome.failed[target]
-            answer = EntryFailed(target.key, target.version_id, failure.code, failure.message)
+            answer = EntryFailed(target.key, target.version_id, failure.code, failure.message, failure.outcome)
         else:
-            answer = EntryFailed(target.key, target.version_id, unreached_code, unreached_message)
+            answer = EntryFailed(target.key, target.version_id, unreached_code, unreached_message,
+                                 of_error(unreached_code))
         if isinstance(answer, EntryDeleted):
             result.deleted.append(answer)
         else:

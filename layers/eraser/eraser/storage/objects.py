@@ -162,15 +162,7 @@ class S3ObjectVersions:
             self._raise_domain_error(error)
         if version_id is not None and not _names_version(version_id, response.get("VersionId")):
             raise VersionNotNamed(version_id)
-        return StoredObject(
-            exists=True,
-            etag=response.get("ETag"),
-            size=response.get("ContentLength"),
-            last_modified=response.get("LastModified"),
-            lock_mode=response.get("ObjectLockMode"),
-            lock_retain_until=response.get("ObjectLockRetainUntilDate"),
-            legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
-        )
+        return StoredObject.of_head(response)
 
     def find_version(self, version_id: str) -> StoredObject:
         """The key's version ``version_id`` (``exists=False`` when the key has no such version).

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from eraser.clock import utc_now
 from eraser.storage.deletion import KeyFailure as KeyFailure  # a task's failure sample: the loop's per-key failure
+from eraser.storage.outcomes import zero_counts
 from eraser.tenancy import Bucket
 
 
@@ -145,6 +146,9 @@ class Counts(BaseModel):
     uploads_aborted: int = 0
     chunks_total: int = 0
     chunks_done: int = 0
+    # How many entries ended in each outcome (docs/dry-run.md), every outcome present; counted with ``deleted`` and
+    # ``failed``, once per chunk.
+    outcomes: dict[str, int] = Field(default_factory=zero_counts)
 
 
 class Task(BaseModel):

@@ -12,6 +12,7 @@ a key): nothing was counted yet, and the chunk record makes the count happen onc
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ class ChunkOutcome:
 
     deleted: list[ChunkEntry] = field(default_factory=list)
     failures: list[KeyFailure] = field(default_factory=list)
+    # Entries per outcome (deleted, delete_marker_created, blocked_by_retention...).
+    outcomes: Counter[str] = field(default_factory=Counter)
 
     @property
     def bytes_freed(self) -> int:
@@ -77,7 +80,8 @@ def delete_chunk(chunk: ChunkMessage) -> None:
     outcome = delete_entries(target.s3_bucket, task.account_id, chunk.entries)
     sample = engine_settings().failure_sample_size
     counted = repository.record_chunk(chunk, deleted=len(outcome.deleted), failed=len(outcome.failures),
-                                      bytes_freed=outcome.bytes_freed, failures=outcome.failures[:sample])
+                                      bytes_freed=outcome.bytes_freed, failures=outcome.failures[:sample],
+                                      outcomes=outcome.outcomes)
     if counted:
         metrics.add_metric(name="ObjectsDeleted", unit=MetricUnit.Count, value=len(outcome.deleted))
         metrics.add_metric(name="ObjectsNotDeleted", unit=MetricUnit.Count, value=len(outcome.failures))
@@ -99,12 +103,14 @@ def delete_entries(s3_bucket: str, owner: str, entries: list[ChunkEntry], *, cli
     deletion = delete_versions(store, targets, retry)
     _raise_if_still_throttled(deletion, targets, tuning.key_retry_attempts)
     outcome = ChunkOutcome()
+    outcomes = deletion.outcomes
     for entry in entries:
         target = _target_of(entry)
         if target in deletion.deleted:
             outcome.deleted.append(entry)
         else:
             outcome.failures.append(deletion.failed[target])
+        outcome.outcomes[outcomes[target].value] += 1
     return outcome
 
 
