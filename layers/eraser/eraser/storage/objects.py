@@ -41,6 +41,7 @@ from eraser.errors import (
     NoSuchKey,
     PreconditionFailed,
     RateLimited,
+    RetentionProtected,
     ServiceUnavailable,
 )
 from eraser.storage.conditions import DeleteConditions, StoredObject
@@ -138,6 +139,10 @@ class S3ObjectVersions:
     def __init__(self, bucket: BucketGateway, request: DeleteObjectRequest) -> None:
         self._bucket = bucket
         self._request = request
+
+    @property
+    def bucket(self) -> BucketGateway:
+        return self._bucket
 
     @staticmethod
     def _in_time(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -255,9 +260,9 @@ def ensure_not_locked(version: StoredObject, *, bypass_governance: bool, now: da
     """S3's rule for deleting a version: a legal hold always protects it; unexpired COMPLIANCE retention always does;
     unexpired GOVERNANCE retention does unless the caller bypasses it."""
     if version.legal_hold:
-        raise AccessDenied(LOCKED)
+        raise RetentionProtected(LOCKED)
     moment = now or datetime.now(UTC)
     if version.lock_mode and version.lock_retain_until and version.lock_retain_until > moment:
         if version.lock_mode == "GOVERNANCE" and bypass_governance:
             return
-        raise AccessDenied(LOCKED)
+        raise RetentionProtected(LOCKED)

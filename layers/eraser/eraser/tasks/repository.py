@@ -41,14 +41,22 @@ from eraser.tasks.model import (
 ACTIVE = "active"
 ACTIVE_INDEX = "active-tasks"
 TASK_SK = "TASK"
-_COUNT_FIELDS = tuple(name for name in Counts.model_fields if name != "outcomes")
+_COUNT_FIELDS = tuple(name for name in Counts.model_fields if name not in ("outcomes", "planned"))
 _OUTCOME_PREFIX = "outcome_"
+# A dry run's planned numbers, top-level like the outcomes (``plan_objects``, ``plan_legal_hold``...).
+_PLANNED_PREFIX = "plan_"
 # SQS keeps a message at most 14 days: a chunk record must outlive any redelivery of its batch.
 _CHUNK_RECORD_DAYS = 14
 
 
 def _outcome_attribute(outcome: str) -> str:
     return _OUTCOME_PREFIX + outcome
+
+
+def _planned_attribute(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"not a planned count: {name!r}")
+    return _PLANNED_PREFIX + name
 
 
 def iso(moment: datetime) -> str:
@@ -93,7 +101,8 @@ def _drop_none(value: Any) -> Any:
 
 def to_item(task: Task) -> dict[str, Any]:
     item: dict[str, Any] = task.model_dump(mode="json", exclude={"counts"})
-    item.update(task.counts.model_dump(exclude={"outcomes"}))
+    item.update(task.counts.model_dump(exclude={"outcomes", "planned"}))
+    item.update({_planned_attribute(name): count for name, count in task.counts.planned.items()})
     item.update({_outcome_attribute(outcome): count for outcome, count in task.counts.outcomes.items()})
     item.update(task_key(task.id))
     if task.heartbeat_at is not None:
@@ -111,6 +120,8 @@ def from_item(item: dict[str, Any]) -> Task:
     values["counts"] = {name: values.pop(name, 0) for name in _COUNT_FIELDS}
     values["counts"]["outcomes"] = {outcome.value: values.pop(_outcome_attribute(outcome.value), 0)
                                     for outcome in Outcome}
+    values["counts"]["planned"] = {name[len(_PLANNED_PREFIX):]: int(values.pop(name))
+                                   for name in [name for name in values if name.startswith(_PLANNED_PREFIX)]}
     return Task.model_validate(values)
 
 
@@ -276,9 +287,10 @@ class TaskRepository:
         return "Item" in self._table.get_item(Key=key, ConsistentRead=True)
 
     def record_chunk(self, chunk: ChunkMessage, *, deleted: int, failed: int, bytes_freed: int,
-                     failures: list[KeyFailure], outcomes: Mapping[str, int] | None = None) -> bool:
-        """Count a chunk once, its entries per outcome with it: False when it was already counted (a duplicate
-        delivery)."""
+                     failures: list[KeyFailure], outcomes: Mapping[str, int] | None = None,
+                     planned: Mapping[str, int] | None = None) -> bool:
+        """Count a chunk once, its entries per outcome (and a dry run's planned numbers) with it: False when it was
+        already counted (a duplicate delivery)."""
         now = utc_now()
         expires_at = int((now + timedelta(days=settings().task_retention_days + _CHUNK_RECORD_DAYS)).timestamp())
         pk = f"TASK#{chunk.task_id}"
@@ -286,8 +298,9 @@ class TaskRepository:
                       "bytes_freed": bytes_freed, "pass_number": chunk.pass_number, "recorded_at": iso(now),
                       "expires_at": expires_at}
         counted = {Outcome(outcome): count for outcome, count in (outcomes or {}).items() if count}
-        outcome_additions = "".join(f", {_outcome_attribute(outcome)} :{_outcome_attribute(outcome)}"
-                                    for outcome in counted)
+        additions = {_outcome_attribute(outcome): count for outcome, count in counted.items()}
+        additions.update({_planned_attribute(name): count for name, count in (planned or {}).items() if count})
+        outcome_additions = "".join(f", {name} :{name}" for name in additions)
         items: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table_name, "Item": _serialize(chunk_item),
                      "ConditionExpression": "attribute_not_exists(pk)"}},
@@ -299,7 +312,7 @@ class TaskRepository:
                         "ExpressionAttributeValues": _serialize({
                             ":deleted": deleted, ":failed": failed, ":bytes": bytes_freed, ":one": 1, ":zero": 0,
                             ":beat": iso(now),
-                            **{f":{_outcome_attribute(outcome)}": count for outcome, count in counted.items()}})}},
+                            **{f":{name}": count for name, count in additions.items()}})}},
         ]
         if failures:
             failure_item = {"pk": pk, "sk": f"FAIL#{chunk.seq:09d}", "expires_at": expires_at,
@@ -313,6 +326,12 @@ class TaskRepository:
                 return False
             raise
         return True
+
+    def set_planned(self, task_id: str, name: str, value: int) -> None:
+        """Set one of a dry run's planned numbers that is counted whole, not per chunk (the uploads it found)."""
+        attribute = _planned_attribute(name)
+        self._table.update_item(Key=task_key(task_id), UpdateExpression=f"SET {attribute} = :value",
+                                ExpressionAttributeValues={":value": value})
 
     def claim_pass_end(self, task: Task, *, next_pass: bool) -> Task | None:
         """Whoever first sees a pass finished (listing done, every chunk counted) moves the task on, once."""

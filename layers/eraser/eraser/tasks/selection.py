@@ -75,7 +75,7 @@ def trashed_before(entries: list[ListedVersion], superseded_before: datetime, *,
 
 def purge_cutoff(task: Task) -> datetime | None:
     """A purge works on what the bucket held when it was asked for; deleting a bucket takes everything."""
-    return None if task.kind == TaskKind.DELETE_BUCKET else task.snapshot_at
+    return None if task.acts_as == TaskKind.DELETE_BUCKET else task.snapshot_at
 
 
 def targeted_objects(task: Task, page: ObjectPage) -> list[ListedVersion]:
