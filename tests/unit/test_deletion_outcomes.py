@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 
 from eraser.auth import Principal
-from eraser.storage import deletion, gateway
 from eraser.operations.objects import BulkDeleteRequest, bulk_delete, delete_objects
+from eraser.storage import deletion, gateway
 from eraser.storage.delete_objects import DeleteObjectsEntry, DeleteObjectsRequest
 from eraser.storage.deletion import ObjectTarget, RetryPolicy, S3ObjectStore, delete_versions
 from eraser.storage.outcomes import Outcome, zero_counts
