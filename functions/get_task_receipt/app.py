@@ -11,8 +11,7 @@ from eraser.api import mixpeek
 from eraser.api.http import build_resolver, headers_of, json_response
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.receipts import read_receipt
-from eraser.tasks import find_task
+from eraser.operations.tasks import read_receipt
 
 app = build_resolver(mixpeek.error_response)
 
@@ -20,7 +19,7 @@ app = build_resolver(mixpeek.error_response)
 @app.get("/v1/tasks/<task_id>/receipt")
 def get_task_receipt(task_id: str) -> Response:
     principal = authenticate(headers_of(app.current_event), Scope.TASKS_READ)
-    return json_response(200, read_receipt(find_task(principal.organization.id, task_id)))
+    return json_response(200, read_receipt(principal, task_id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

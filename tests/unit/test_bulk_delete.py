@@ -17,9 +17,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from eraser import aws, config
+from eraser.operations.objects import BulkDeleteRequest, plan_deletion
 from eraser.storage import deletion, retries
-from eraser.storage.bulk import BulkDeleteRequest, plan_deletion
-from eraser.storage.deletion import AttemptOutcome, KeyFailure, RetryPolicy, delete_keys
+from eraser.storage.deletion import AttemptOutcome, KeyFailure, RetryPolicy
 from eraser.storage.keys import fits_in_xml, folder_prefix, validate_object_key
 from eraser.storage.retries import Deadline
 from eraser.tasks import get_task
@@ -138,7 +138,8 @@ def test_page_example_deletes_keys_and_folder_and_reports_the_empty_path(tenant,
     assert document == {"code": 200, "success": True, "exception": None, "data": {
         "deleted_object_count": 3,
         "deleted_objects": ["my-file.pdf", "my-file.doc", "doc/my-file-2.doc"],
-        "errors": [{"key": "pdf/", "error_code": "404", "error_message": "Objects not exist in path"}]}}
+        "errors": [{"key": "pdf/", "error_code": "404", "error_message": "Objects not exist in path",
+                    "outcome": "already_absent"}]}}
     assert tenant.keys() == ["keep.txt"]
 
 
@@ -290,7 +291,8 @@ def test_path_whose_objects_are_all_behind_delete_markers_matches_nothing(tenant
     assert status == 200
     assert document["data"]["deleted_objects"] == []
     assert document["data"]["errors"] == [{"key": "old/", "error_code": "404",
-                                           "error_message": "Objects not exist in path"}]
+                                           "error_message": "Objects not exist in path",
+                                           "outcome": "already_absent"}]
     assert s3_spy.batches == []
 
 
@@ -306,7 +308,7 @@ def test_key_s3_refuses_is_reported_with_its_code_and_not_counted(tenant, s3_spy
     assert document["data"]["deleted_objects"] == ["a", "c"]
     assert document["data"]["deleted_object_count"] == 2
     assert document["data"]["errors"] == [{"key": "locked", "error_code": "AccessDenied",
-                                           "error_message": "Access Denied"}]
+                                           "error_message": "Access Denied", "outcome": "access_denied"}]
     assert tenant.keys() == ["locked"]
     assert len(s3_spy.batches) == 1, "AccessDenied does not change by retrying"
     assert pauses == []
@@ -337,7 +339,8 @@ def test_keys_still_throttled_after_the_last_attempt_are_reported(tenant, s3_spy
     assert status == 200
     assert document["data"]["deleted_objects"] == ["a"]
     assert document["data"]["errors"] == [{"key": "hot", "error_code": "SlowDown",
-                                           "error_message": "Please reduce your request rate."}]
+                                           "error_message": "Please reduce your request rate.",
+                                           "outcome": "throttled"}]
     assert s3_spy.keys_sent.count("hot") == RetryPolicy().attempts
     assert tenant.keys() == ["hot"]
 
@@ -634,30 +637,6 @@ def test_listing_stops_one_object_past_the_limit():
     assert plan.over_limit
     assert len(plan.keys) == 11
     assert store.listed == 9
-
-
-def test_delete_keys_never_sends_more_than_1000_keys_per_call():
-    store = FakeStore()
-    keys = [f"k{number}" for number in range(2500)]
-
-    outcome = delete_keys(store, keys, RetryPolicy(sleep=lambda _: None))
-
-    assert [len(batch) for batch in store.batches] == [1000, 1000, 500]
-    assert outcome.deleted == set(keys)
-
-
-def test_only_retryable_failures_are_retried():
-    store = FakeStore()
-    store.failures = {"slow": [KeyFailure(key="slow", code="SlowDown")],
-                      "denied": [KeyFailure(key="denied", code="AccessDenied")]}
-    pauses: list[float] = []
-
-    outcome = delete_keys(store, ["ok", "slow", "denied"], RetryPolicy(sleep=pauses.append))
-
-    assert outcome.deleted == {"ok", "slow"}
-    assert outcome.failed == {"denied": KeyFailure(key="denied", code="AccessDenied")}
-    assert store.batches == [["ok", "slow", "denied"], ["slow"]]
-    assert len(pauses) == 1
 
 
 def test_backoff_is_jittered_and_capped():

@@ -8,6 +8,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -27,6 +29,7 @@ from tests.tasks_harness import (
     purge,
     versioned_history,
 )
+from tests.unit.test_delete_objects import delete_document, md5_header, post
 
 RECEIPT_ROUTE = "/v1/tasks/{task_id}/receipt"
 
@@ -64,7 +67,10 @@ def assert_manifest_is_the_counts(stack: AwsStack, task_id: str) -> list[dict[st
     assert {part["key"]: part["sha256"] for part in document["parts"]} == {
         key: hashlib.sha256(body).hexdigest() for key, body in parts.items()}
     assert document["counts"]["lines"] == len(lines) == sum(part["lines"] for part in document["parts"])
-    assert sum(document["counts"]["outcomes"].values()) == len(lines)
+    # Per outcome, the lines are the task's counts.outcomes, and the summary says so.
+    per_outcome = dict(Counter(line["outcome"] for line in lines))
+    assert per_outcome == {name: count for name, count in task.counts.outcomes.items() if count}
+    assert document["counts"]["outcomes"] == per_outcome
     return lines
 
 
@@ -137,6 +143,47 @@ def test_throttled_calls_and_keys_leave_no_line_until_deleted_and_the_manifest_i
     assert engine.count("delete_objects") > task.counts.chunks_done  # throttling happened
     lines = assert_manifest_is_the_counts(stack, task_id)
     assert len(lines) == entries and {line["outcome"] for line in lines} == {"deleted"}
+
+
+def test_each_line_carries_the_entry_s_own_outcome_held_versions_blocked_by_retention(stack, tenant, engine):
+    bucket = tenant.add_bucket("vault", object_lock=True)
+    free = fill(tenant, 6, bucket=bucket)
+    held = tenant.put("held.bin", b"held", bucket=bucket, ObjectLockLegalHoldStatus="ON")["VersionId"]
+    retained = tenant.put("retained.bin", b"kept", bucket=bucket, ObjectLockMode="COMPLIANCE",
+                          ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(days=1))["VersionId"]
+    task_id = response_json(purge(tenant, "vault"))["task"]["id"]
+    TaskHarness(stack, duplicate_deliveries=True).drain()
+
+    lines = assert_manifest_is_the_counts(stack, task_id)
+    assert sorted((line["key"], line["outcome"]) for line in lines) == sorted(
+        [(key, "deleted") for key in free] + [("held.bin", "blocked_by_retention"),
+                                              ("retained.bin", "blocked_by_retention")])
+    blocked = {line["version_id"]: line for line in lines if line["outcome"] == "blocked_by_retention"}
+    assert set(blocked) == {held, retained} and {line["code"] for line in blocked.values()} == {"AccessDenied"}
+    assert all(line["etag"] for line in lines)
+    assert sorted(version for _, version, _ in tenant.versions(bucket)) == sorted([held, retained])
+
+
+def test_a_dry_run_task_writes_no_part_and_its_receipt_is_its_summary_alone(stack, tenant, engine, monkeypatch):
+    keys = fill(tenant, 10)
+    monkeypatch.setenv("SYNC_DELETE_LIMIT", "3")  # too many to plan within the request: a dry-run task plans it
+    config.settings.cache_clear()
+    event = api_event("DELETE", "/storage/obj/{bucket}/purge", {"bucket": tenant.bucket.name},
+                      headers=tenant.headers, query={"dry_run": "true"})
+    task_id = response_json(invoke("purge_bucket", event))["task"]["id"]
+    TaskHarness(stack, duplicate_deliveries=True).drain()
+
+    task = get_task(task_id)
+    assert task.status == TaskStatus.COMPLETED and task.is_dry_run and task.counts.chunks_done > 0
+    assert tenant.keys() == keys
+    assert stored(stack, f"receipts/{task_id}/parts/") == {} and stored(stack, "audit/") == {}
+    response = receipt(tenant, task_id)
+    assert response["statusCode"] == 200
+    body = response_json(response)
+    assert body["parts"] == [] and body["summary"] == summary(stack, task_id)
+    document = body["summary"]
+    assert (document["kind"], document["previews"], document["parts"]) == ("dry_run", "purge_bucket", [])
+    assert document["counts"]["outcomes"] == {} and document["counts"]["lines"] == document["counts"]["bytes"] == 0
 
 
 # --- the summary ---------------------------------------------------------------------------------------------------
@@ -274,9 +321,41 @@ def test_synchronous_bulk_delete_leaves_an_audit_record_with_every_key(stack, te
     [record] = audit_records(stack)
     assert record["operation"] == "bulk_delete" and record["task_id"] is None
     assert record["request_id"] == event["requestContext"]["requestId"]
-    assert sorted((entry["key"], entry["outcome"]) for entry in record["entries"]) == [
-        ("a.txt", "deleted"), ("b.txt", "deleted"), ("docs/c.txt", "deleted"), ("none/", "failed")]
+    # A path that matched nothing is already_absent (docs/dry-run.md's vocabulary), with bulk delete's code for it.
+    assert sorted((entry["key"], entry["outcome"], entry.get("code")) for entry in record["entries"]) == [
+        ("a.txt", "deleted", None), ("b.txt", "deleted", None), ("docs/c.txt", "deleted", None),
+        ("none/", "already_absent", "404")]
     assert tenant.keys() == []
+
+
+def test_synchronous_bulk_delete_on_a_versioned_bucket_records_the_delete_markers_it_created(stack, tenant):
+    bucket = tenant.add_bucket("history", versioned=True)
+    for key in ("a.txt", "b.txt"):
+        tenant.put(key, bucket=bucket)
+    event = api_event("DELETE", "/v1/storage/objects", query={"bucket": "history"},
+                      body={"object_keys": ["a.txt", "b.txt"], "path": []}, headers=tenant.headers)
+
+    assert invoke("bulk_delete", event)["statusCode"] == 200
+
+    [record] = audit_records(stack)
+    assert sorted((entry["key"], entry["outcome"]) for entry in record["entries"]) == [
+        ("a.txt", "delete_marker_created"), ("b.txt", "delete_marker_created")]
+    assert len(tenant.versions(bucket)) == 4  # two versions kept under two markers
+
+
+def test_s3_delete_objects_leaves_an_audit_record_with_each_entry_s_outcome(stack, tenant):
+    bucket = tenant.add_bucket("vault", object_lock=True)
+    tenant.put("free.txt", bucket=bucket)
+    held = tenant.put("held.txt", b"held", bucket=bucket, ObjectLockLegalHoldStatus="ON")["VersionId"]
+    body = delete_document(("free.txt", None), ("held.txt", held))
+
+    assert post(tenant, body, md5_header(body), bucket="vault")["statusCode"] == 200
+
+    [record] = audit_records(stack)
+    assert record["operation"] == "delete_objects" and record["bucket_id"] == bucket.id
+    assert sorted((entry["key"], entry["version_id"], entry["outcome"]) for entry in record["entries"]) == [
+        ("free.txt", None, "delete_marker_created"), ("held.txt", held, "blocked_by_retention")]
+    assert held in [version for key, version, _ in tenant.versions(bucket) if key == "held.txt"]
 
 
 def test_without_a_receipts_bucket_nothing_is_written_and_tasks_still_count(stack, tenant, engine, monkeypatch):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
-from eraser import aws, events
+from eraser import aws, config, events
 from eraser.clock import utc_now
 from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, get_task
 from eraser.trash import SCHEDULE_REQUESTER
@@ -139,3 +139,25 @@ def test_a_scheduled_trash_purge_names_its_schedule_as_trigger_and_actor(stack, 
     [created] = inbox.of(task.id)
     assert created["detail"]["trigger"] == {"type": "schedule", "id": requested_by}
     assert created["detail"]["actor"] == {"type": "schedule", "id": requested_by}
+
+
+def test_a_dry_run_task_publishes_its_states_as_kind_dry_run_and_deletes_nothing(stack, tenant, engine, inbox,
+                                                                                 monkeypatch):
+    keys = fill(tenant, 10)
+    monkeypatch.setenv("SYNC_DELETE_LIMIT", "3")  # too many to plan within the request: a dry-run task plans it
+    config.settings.cache_clear()
+    event = api_event("DELETE", "/storage/obj/{bucket}/purge", {"bucket": tenant.bucket.name},
+                      headers=tenant.headers, query={"dry_run": "true"})
+    task_id = response_json(invoke("purge_bucket", event))["task"]["id"]
+    TaskHarness(stack, duplicate_deliveries=True).drain()
+
+    received = [event["detail"] for event in inbox.of(task_id)]
+    validator = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
+    assert Counter(detail["state"] for detail in received) == {"created": 1, "running": 1, "completed": 1}
+    assert {detail["kind"] for detail in received} == {"dry_run"}
+    assert all(list(validator.iter_errors(detail)) == [] for detail in received)
+    [completed] = [detail for detail in received if detail["state"] == "completed"]
+    # Its outcomes are its plan's predictions; nothing was deleted.
+    assert completed["counts"]["outcomes"] == {"deleted": len(keys)} and completed["counts"]["deleted"] == 0
+    assert completed["receipt"]["summary_key"] == f"receipts/{task_id}/summary.json"
+    assert tenant.keys() == keys

@@ -104,10 +104,11 @@ def detail_of(task: Task, summary_key: str | None) -> dict[str, Any]:
         "targets": [{"bucket_id": target.bucket_id, "bucket_name": target.bucket_name} for target in task.targets],
         "actor": receipts.actor_of(task.requested_by),
         "trigger": task.trigger.model_dump() if task.trigger else None,
-        # merge: counts.outcomes (per-outcome counts) joins these once the task carries it.
+        # A dry run's outcomes are predictions (its plan), the others' what happened to each entry.
         "counts": {"objects_listed": counts.objects_listed, "versions_listed": counts.versions_listed,
                    "deleted": counts.deleted, "failed": counts.failed, "bytes_freed": counts.bytes_freed,
-                   "uploads_aborted": counts.uploads_aborted},
+                   "uploads_aborted": counts.uploads_aborted,
+                   "outcomes": {name: count for name, count in counts.outcomes.items() if count}},
         "created_at": task.created_at.isoformat(),
         "started_at": task.started_at.isoformat() if task.started_at else None,
         "finished_at": task.finished_at.isoformat() if task.finished_at else None,

@@ -29,18 +29,18 @@ from eraser.clock import new_id, utc_now
 from eraser.config import settings
 from eraser.errors import NotFound, TaskRunning
 from eraser.observability import logger, metrics
+from eraser.storage.outcomes import Outcome, of_deleted
 from eraser.storage.receipt_store import PRESIGNED_SECONDS, ReceiptStore
 from eraser.tasks.model import ChunkEntry, ChunkMessage, KeyFailure, Task, Trigger
 
 if TYPE_CHECKING:
-    from eraser.storage.bulk import BulkDeleteResult
     from eraser.storage.objects import DeleteObjectRequest, DeleteObjectResult
     from eraser.tenancy import Bucket
 
 PART_CONTENT_TYPE = "application/gzip"
 SUMMARY_CONTENT_TYPE = "application/json"
 # Outcomes that removed something: what the task counts as deleted (and as bytes freed).
-REMOVING_OUTCOMES = frozenset({"deleted", "delete_marker_created"})
+REMOVING_OUTCOMES = frozenset({Outcome.DELETED.value, Outcome.DELETE_MARKER_CREATED.value})
 
 
 def part_key(task_id: str, seq: int) -> str:
@@ -85,15 +85,6 @@ def trigger_now(requested_by: str) -> Trigger | None:
 
 
 # --- manifest parts -------------------------------------------------------------------------------------------------
-def outcome_of_failure(code: str) -> str:
-    # merge: storage.outcomes classifies S3's codes (blocked_by_retention, throttled...); until then only these two.
-    if code == "AccessDenied":
-        return "access_denied"
-    if code == "PreconditionFailed":
-        return "precondition_failed"
-    return "failed"
-
-
 def encode_lines(lines: list[dict[str, Any]]) -> bytes:
     text = "".join(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n" for line in lines)
     # mtime=0: the same lines give the same bytes, hence the same SHA-256.
@@ -125,6 +116,15 @@ class PartRecord:
 
 
 @dataclass(frozen=True)
+class EntryResult:
+    """One entry of a chunk and its outcome (the deletion loop's), with S3's refusal when it was not removed."""
+
+    entry: ChunkEntry
+    outcome: Outcome
+    failure: KeyFailure | None = None
+
+
+@dataclass(frozen=True)
 class ChunkPart:
     """What a chunk counts: taken from its part as stored, so the manifest and the task's counts always agree."""
 
@@ -132,14 +132,15 @@ class ChunkPart:
     failed: int
     bytes_freed: int
     failures: list[KeyFailure]
+    # Lines per outcome: what the chunk adds to the task's ``counts.outcomes``.
+    outcomes: dict[str, int]
     record: PartRecord | None
 
 
-def write_chunk_part(task: Task, chunk: ChunkMessage, deleted: list[ChunkEntry],
-                     failures: list[KeyFailure]) -> ChunkPart:
+def write_chunk_part(task: Task, chunk: ChunkMessage, results: list[EntryResult]) -> ChunkPart:
     """Write the chunk's part once. When an earlier delivery of the chunk already wrote it (and died before
     counting), that part is read back and counted instead of this delivery's answer."""
-    lines = chunk_lines(task, chunk, deleted, failures)
+    lines = chunk_lines(task, chunk, results)
     bucket = settings().receipts_bucket
     if not bucket:
         return _counted(lines, None)
@@ -157,29 +158,28 @@ def write_chunk_part(task: Task, chunk: ChunkMessage, deleted: list[ChunkEntry],
                                       outcomes=dict(Counter(line["outcome"] for line in lines))))
 
 
-def chunk_lines(task: Task, chunk: ChunkMessage, deleted: list[ChunkEntry],
-                failures: list[KeyFailure]) -> list[dict[str, Any]]:
+def chunk_lines(task: Task, chunk: ChunkMessage, results: list[EntryResult]) -> list[dict[str, Any]]:
     target = task.targets[chunk.target_index]
     now = utc_now().isoformat()
-    listed = {(entry.k, entry.v or None): entry for entry in chunk.entries}
     common = {"bucket": target.s3_bucket, "bucket_id": target.bucket_id, "chunk": chunk.seq, "time": now}
-    lines = [{"key": entry.k, "version_id": entry.v or None, "size": entry.s, "etag": entry.e, "outcome": "deleted",
-              **common} for entry in deleted]
-    for failure in failures:
-        entry = listed.get((failure.key, failure.version_id))
-        lines.append({"key": failure.key, "version_id": failure.version_id, "size": entry.s if entry else 0,
-                      "etag": entry.e if entry else None, "outcome": outcome_of_failure(failure.code),
-                      "code": failure.code, "message": failure.message, **common})
+    lines: list[dict[str, Any]] = []
+    for result in results:
+        entry, failure = result.entry, result.failure
+        line = {"key": entry.k, "version_id": entry.v or None, "size": entry.s, "etag": entry.e,
+                "outcome": result.outcome.value, **common}
+        if failure is not None:
+            line.update(code=failure.code, message=failure.message)
+        lines.append(line)
     return lines
 
 
 def _counted(lines: list[dict[str, Any]], record: PartRecord | None) -> ChunkPart:
     removed = [line for line in lines if line["outcome"] in REMOVING_OUTCOMES]
     failures = [KeyFailure(key=line["key"], version_id=line["version_id"], code=line.get("code") or line["outcome"],
-                           message=line.get("message") or "")
+                           message=line.get("message") or "", outcome=Outcome(line["outcome"]))
                 for line in lines if line["outcome"] not in REMOVING_OUTCOMES]
     return ChunkPart(deleted=len(removed), failed=len(failures), bytes_freed=sum(line["size"] for line in removed),
-                     failures=failures, record=record)
+                     failures=failures, outcomes=dict(Counter(line["outcome"] for line in lines)), record=record)
 
 
 # --- the summary ----------------------------------------------------------------------------------------------------
@@ -198,10 +198,11 @@ def part_records(task_id: str) -> list[PartRecord]:
 
 
 def summary_of(task: Task, parts: list[PartRecord]) -> dict[str, Any]:
-    outcomes: Counter[str] = Counter()
-    for part in parts:
-        outcomes.update(part.outcomes)
-    return {
+    """A finished task's summary. Its outcome counts are the task's ``counts.outcomes``, added in the transaction
+    that records each chunk with its part, so they equal the parts' lines per outcome. A dry run deleted nothing:
+    no part, nothing counted (what it predicted is its plan, on the task)."""
+    outcomes = {} if task.is_dry_run else {name: count for name, count in task.counts.outcomes.items() if count}
+    summary: dict[str, Any] = {
         "task_id": task.id,
         "kind": task.kind.value,
         "status": task.status.value,
@@ -214,12 +215,14 @@ def summary_of(task: Task, parts: list[PartRecord]) -> dict[str, Any]:
         "started_at": task.started_at.isoformat() if task.started_at else None,
         "finished_at": task.finished_at.isoformat() if task.finished_at else None,
         "error_message": task.last_error,
-        # merge: once the task counts per outcome (counts.outcomes), they equal these sums of the parts' outcomes.
-        "counts": {"outcomes": dict(outcomes), "bytes": task.counts.bytes_freed,
+        "counts": {"outcomes": outcomes, "bytes": task.counts.bytes_freed,
                    "lines": sum(part.lines for part in parts), "deleted": task.counts.deleted,
                    "failed": task.counts.failed, "uploads_aborted": task.counts.uploads_aborted},
         "parts": [{"key": part.key, "sha256": part.sha256, "lines": part.lines} for part in parts],
     }
+    if task.is_dry_run:
+        summary["previews"] = task.acts_as.value
+    return summary
 
 
 def write_summary(task: Task) -> str | None:
@@ -262,18 +265,17 @@ def read_receipt(task: Task) -> dict[str, Any]:
 # --- audit records of synchronous deletions -------------------------------------------------------------------------
 def audit_object_deletion(actor: str, bucket: Bucket, request: DeleteObjectRequest,
                           result: DeleteObjectResult) -> None:
-    removed_marker_only = result.delete_marker and request.version_id is None
-    write_audit("delete_object", actor, bucket, [{
-        "key": request.key, "version_id": result.version_id,
-        "outcome": "delete_marker_created" if removed_marker_only else "deleted"}])
+    outcome = of_deleted(by_version=request.version_id is not None, delete_marker=result.delete_marker)
+    write_audit("delete_object", actor, bucket, [audit_line(request.key, result.version_id, outcome)])
 
 
-def audit_bulk_deletion(actor: str, bucket: Bucket, result: BulkDeleteResult) -> None:
-    # merge: the loop's per-key outcomes (delete_marker_created on a versioned bucket) replace "deleted" here.
-    lines = [{"key": key, "version_id": None, "outcome": "deleted"} for key in result.deleted_objects]
-    lines += [{"key": error.key, "version_id": None, "outcome": outcome_of_failure(error.error_code),
-               "code": error.error_code, "message": error.error_message} for error in result.errors]
-    write_audit("bulk_delete", actor, bucket, lines, task_id=result.task.id if result.task else None)
+def audit_line(key: str, version_id: str | None, outcome: Outcome, *, code: str | None = None,
+               message: str | None = None) -> dict[str, Any]:
+    """One entry of an audit record: S3's code and message only for an entry that was not removed."""
+    line: dict[str, Any] = {"key": key, "version_id": version_id, "outcome": outcome.value}
+    if code is not None:
+        line.update(code=code, message=message or "")
+    return line
 
 
 def write_audit(operation: str, actor: str, bucket: Bucket, lines: list[dict[str, Any]], *,

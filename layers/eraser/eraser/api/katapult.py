@@ -11,10 +11,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from eraser import errors
 from eraser.api.http import json_response
+from eraser.operations.tasks import DryRun
+from eraser.storage.plan import Plan
 from eraser.tasks.model import Task, TaskKind, TaskStatus, retry_after_seconds
 from eraser.trash import SCHEDULE_REQUESTER
 
@@ -59,39 +60,13 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
     return json_response(500, {"code": "internal_error", "description": "Internal error", "detail": {}})
 
 
-# --- requests --------------------------------------------------------------------------------------------------------
-class OrganizationLookup(BaseModel):
-    """``organization[]``: its parameters are mutually exclusive, exactly one must be given (a JSON null counts as
-    given: it is a wrong type, not an absence)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
-    sub_domain: StrictStr | None = Field(default=None, min_length=1, max_length=63)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> OrganizationLookup:
-        given = self.model_fields_set
-        if len(given) != 1:
-            raise ValueError("exactly one of organization[id] and organization[sub_domain] must be provided")
-        (name,) = given
-        if getattr(self, name) is None:
-            raise ValueError(f"organization[{name}] must be a string")
-        return self
-
-
-class PurgeAllTrashRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    organization: OrganizationLookup
-
-
 # --- tasks -----------------------------------------------------------------------------------------------------------
 _TASK_NAMES = {
     TaskKind.TRASH_PURGE: "Purge all trash objects",
     TaskKind.PURGE_BUCKET: "Purge bucket",
     TaskKind.DELETE_BUCKET: "Delete bucket",
     TaskKind.BULK_DELETE: "Delete objects",
+    TaskKind.DRY_RUN: "Dry run",
 }
 # Katapult knows four statuses; a cancelled task did not do what it was asked, so it reads as failed.
 _TASK_STATUSES = {
@@ -107,16 +82,21 @@ def _unix(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
 
 
-def task_body(task: Task) -> dict[str, Any]:
-    """``{"task": {id, name, status, created_at, started_at, finished_at, progress}}``: lowercase status, unix
-    seconds (null until the moment happens), progress an integer 0..100."""
+def task_body(task: Task, plan: Plan | None = None) -> dict[str, Any]:
+    """``{"task": {id, name, status, created_at, started_at, finished_at, progress, counts}}``: lowercase status,
+    unix seconds (null until the moment happens), progress an integer 0..100, and the counts (with
+    ``counts.outcomes``) as the other families' tasks show them."""
     name = _TASK_NAMES.get(task.kind, str(task.kind))
     if task.kind == TaskKind.TRASH_PURGE and task.requested_by.startswith(SCHEDULE_REQUESTER):
         name = "Purge expired trash objects"
-    return {"task": {"id": task.id, "name": name,
-                     "status": _TASK_STATUSES[task.status], "created_at": _unix(task.created_at),
-                     "started_at": _unix(task.started_at), "finished_at": _unix(task.finished_at),
-                     "progress": _percent(task)}}
+    body: dict[str, Any] = {
+        "id": task.id, "name": name, "status": _TASK_STATUSES[task.status], "created_at": _unix(task.created_at),
+        "started_at": _unix(task.started_at), "finished_at": _unix(task.finished_at), "progress": _percent(task),
+        "counts": task.counts.model_dump(mode="json", exclude={"chunks_total", "chunks_done", "planned"})}
+    if task.is_dry_run:
+        body["dry_run"] = True
+        body["plan"] = plan.model_dump(mode="json") if plan is not None else None
+    return {"task": body}
 
 
 def _percent(task: Task) -> int:
@@ -127,7 +107,16 @@ def _percent(task: Task) -> int:
     return min(int(progress.fraction * 100), 99)
 
 
-def task_response(task: Task) -> Response:
+def task_response(task: Task, plan: Plan | None = None) -> Response:
     """An unfinished task carries an integer ``Retry-After``, as every family's task answers do."""
     headers = {} if task.is_finished else {"Retry-After": str(retry_after_seconds(task))}
-    return json_response(200, task_body(task), headers)
+    return json_response(200, task_body(task, plan), headers)
+
+
+def purge_all_dry_run_response(answer: DryRun) -> Response:
+    """A dry run of purge_all: 200 with the plan, or 202 with the dry-run task (Katapult's task shape)."""
+    if answer.plan is not None:
+        return json_response(200, {"dry_run": True, "plan": answer.plan.model_dump(mode="json")})
+    assert answer.task is not None
+    return json_response(202, {"dry_run": True, **task_body(answer.task)},
+                         {"Retry-After": str(retry_after_seconds(answer.task))})

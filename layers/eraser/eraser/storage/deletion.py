@@ -7,8 +7,9 @@ a synchronous request reports the keys still failing (or hands them to a task wh
 raises, so that SQS delivers the whole chunk again and it is counted once, later.
 
 Two retries, nested, both with full-jitter backoff and never past the ``Deadline``:
-- a whole call failing with a retryable code or a dropped connection is attempted again (``retries.call_before``
-  with ``CALL_RETRY``); still failing, it raises ``OutOfTime``, and the loop stops with ``out_of_time`` set;
+- a whole call failing with a retryable code or a dropped connection is attempted again by the gateway
+  (``storage.gateway``, as it was opened: ``CALL_RETRY`` within a request's deadline, the worker's policy); still
+  failing, it raises ``OutOfTime``, and the loop stops with ``out_of_time`` set;
 - DeleteObjects answers 200 with per-key ``<Error>`` entries, which botocore never retries: the keys failing with a
   retryable code are sent again (``RetryPolicy``). A whole call refused for good (AccessDenied from a policy or
   another owner, NoSuchBucket where the caller asked for it) fails every key of its batch with that code.
@@ -19,22 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from eraser import aws
 from eraser.errors import BucketNotFound
+from eraser.storage.conditions import StoredObject
+from eraser.storage.gateway import BucketGateway, S3Error
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, fits_in_xml
-from eraser.storage.retries import (
-    CALL_RETRY,
-    Deadline,
-    OutOfTime,
-    RetryPolicy,
-    call_before,
-    is_retryable,
-)
+from eraser.storage.outcomes import Outcome, confirm_retention, of_deleted, of_error
+from eraser.storage.retries import Deadline, OutOfTime, RetryPolicy, is_retryable
 
 LIST_PAGE_SIZE = 1000
 # The code reported for a key S3 neither deleted nor failed (possible only if S3 broke its own contract); retryable,
@@ -47,7 +43,8 @@ OUT_OF_TIME_CODE = "ServiceUnavailable"
 
 class KeyFailure(BaseModel):
     """One entry S3 did not delete, with S3's own code and message: what a synchronous answer reports per key and
-    what a task keeps as its failure sample."""
+    what a task keeps as its failure sample. ``outcome`` is read from the code unless given (a versioned AccessDenied
+    becomes ``blocked_by_retention`` only once checked, see ``delete_versions``)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -55,6 +52,15 @@ class KeyFailure(BaseModel):
     version_id: str | None = None
     code: str
     message: str = ""
+    outcome: Outcome = Outcome.FAILED
+
+    @model_validator(mode="before")
+    @classmethod
+    def _outcome_of_code(cls, values: Any) -> Any:
+        # Also how a failure sample stored before outcomes existed is read back.
+        if isinstance(values, dict) and values.get("outcome") is None and "code" in values:
+            return {**values, "outcome": of_error(str(values["code"]))}
+        return values
 
     @property
     def retryable(self) -> bool:
@@ -77,6 +83,8 @@ class DeletedDetail:
     delete_marker: bool = False
     delete_marker_version_id: str | None = None
     version_id: str | None = None
+    # Told apart where the requested entry is known: DeleteMarker also reports a marker removed by its id.
+    outcome: Outcome = Outcome.DELETED
 
 
 Target = TypeVar("Target", bound=Hashable)
@@ -95,6 +103,14 @@ class AttemptOutcome(Generic[Target]):
     def left_of(self, keys: Sequence[Target]) -> list[Target]:
         return [key for key in keys if key not in self.deleted and key not in self.failed]
 
+    @property
+    def outcomes(self) -> dict[Target, Outcome]:
+        """The outcome of each entry deleted or failed for good (the entries ``left_of`` names have none)."""
+        answered: dict[Target, Outcome] = {key: self.details.get(key, DeletedDetail()).outcome
+                                           for key in self.deleted}
+        answered.update({key: failure.outcome for key, failure in self.failed.items() if key not in self.deleted})
+        return answered
+
 
 class ObjectStore(Protocol):
     def list_keys(self, prefix: str) -> Iterator[str]: ...
@@ -105,55 +121,41 @@ class ObjectStore(Protocol):
 
 
 class S3ObjectStore:
-    """One S3 bucket of an organization. Every call names the organization's AWS account as ``ExpectedBucketOwner``,
-    so a bucket registered by mistake in another account is refused by S3 (403) instead of being deleted from.
-    ``bucket_label`` is the name the caller knows; the S3 name never appears in an error.
+    """The deletion loop's view of one bucket (a ``BucketGateway``, which names the owner account on every call and
+    retries each call as it was opened to). ``bucket_label`` is the name the caller knows; the S3 name never
+    appears in an error.
 
-    Each call is retried as ``call_retry`` says while ``deadline`` allows, then raises ``OutOfTime``;
-    ``delete_singly`` reports it in its outcome instead, with the keys it deleted before.
+    A call still failing once the gateway's deadline has passed raises ``OutOfTime``; ``delete_singly`` reports it
+    in its outcome instead, with the keys it deleted before.
 
     A request names its bucket, so a bucket gone from S3 is its ``BucketNotFound`` (404); a task's chunk outlives the
     request that made it, and with ``missing_bucket_fails_keys`` a bucket gone meanwhile fails every key of the
     call with S3's ``NoSuchBucket`` instead, like any other refusal of the whole call."""
 
-    def __init__(self, s3_bucket: str, bucket_label: str, owner_account_id: str, client: Any | None = None,
-                 deadline: Deadline | None = None, *, call_retry: RetryPolicy = CALL_RETRY,
-                 missing_bucket_fails_keys: bool = False) -> None:
-        self._bucket = s3_bucket
+    def __init__(self, bucket: BucketGateway, bucket_label: str, *, missing_bucket_fails_keys: bool = False) -> None:
+        self._bucket = bucket
         self._label = bucket_label
-        self._owner = owner_account_id
-        self._s3 = client or aws.s3_single_attempt()
-        self._deadline = deadline or Deadline.unbounded()
-        self._call_retry = call_retry
         self._missing_bucket_fails_keys = missing_bucket_fails_keys
-
-    def _bucket_arguments(self) -> dict[str, str]:
-        return {"Bucket": self._bucket, "ExpectedBucketOwner": self._owner}
-
-    def _call(self, operation: str, **arguments: Any) -> dict[str, Any]:
-        try:
-            answer: dict[str, Any] = call_before(self._deadline, lambda: getattr(self._s3, operation)(**arguments),
-                                                 retry=self._call_retry)
-        except ClientError as error:
-            self._raise_if_bucket_missing(error)
-            raise
-        return answer
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         # Current objects only: on a versioned bucket a key whose latest version is a delete marker is already gone.
         # Paged by hand, not with botocore's paginator, so that each page is retried within the deadline.
-        arguments: dict[str, Any] = {**self._bucket_arguments(), "Prefix": prefix, "MaxKeys": LIST_PAGE_SIZE}
+        token: str | None = None
         while True:
-            page = self._call("list_objects_v2", **arguments)
-            for item in page.get("Contents", []):
-                yield item["Key"]
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
+            try:
+                page = self._bucket.list_objects_page(prefix=prefix, continuation_token=token,
+                                                      page_size=LIST_PAGE_SIZE)
+            except S3Error as error:
+                self._raise_if_bucket_missing(error)
+                raise
+            for item in page.entries:
+                yield item.key
+            if page.continuation_token is None:
                 return
-            arguments["ContinuationToken"] = token
+            token = page.continuation_token
 
-    def _raise_if_bucket_missing(self, error: ClientError) -> None:
-        if _code_of(error) == "NoSuchBucket" and not self._missing_bucket_fails_keys:
+    def _raise_if_bucket_missing(self, error: S3Error) -> None:
+        if error.code == "NoSuchBucket" and not self._missing_bucket_fails_keys:
             raise BucketNotFound(self._label) from error
 
     def delete_batch(self, keys: Sequence[str]) -> AttemptOutcome[str]:
@@ -168,14 +170,13 @@ class S3ObjectStore:
         if len(targets) > DELETE_OBJECTS_MAX_KEYS:
             raise ValueError(f"DeleteObjects takes at most {DELETE_OBJECTS_MAX_KEYS} keys, not {len(targets)}")
         try:
-            # Quiet=False: every key comes back as Deleted or Error, so a key counts as deleted only when S3 says so.
             # S3 reports a key that did not exist as Deleted (deleting is idempotent); so does Eraser.
-            answer = self._call("delete_objects", **self._bucket_arguments(), Delete={
-                "Objects": [_object_entry(target) for target in targets], "Quiet": False})
-        except ClientError as error:
+            answer = self._bucket.delete_objects([_object_entry(target) for target in targets])
+        except S3Error as error:
+            self._raise_if_bucket_missing(error)
             # The whole call failed with an error retrying does not change: every key of the batch carries it, so
             # the caller still learns what the earlier batches deleted.
-            return AttemptOutcome(failed={target: _failure(target, _code_of(error), _message_of(error))
+            return AttemptOutcome(failed={target: _failure(target, error.code or UNCONFIRMED, error.message)
                                           for target in targets})
         outcome: AttemptOutcome[ObjectTarget] = AttemptOutcome()
         for target, item, refused in _answered_targets(targets, answer.get("Deleted", []), answer.get("Errors", [])):
@@ -184,7 +185,9 @@ class S3ObjectStore:
                 outcome.details[target] = DeletedDetail(
                     delete_marker=bool(item.get("DeleteMarker")),
                     delete_marker_version_id=item.get("DeleteMarkerVersionId"),
-                    version_id=item.get("VersionId"))
+                    version_id=item.get("VersionId"),
+                    outcome=of_deleted(by_version=target.version_id is not None,
+                                       delete_marker=bool(item.get("DeleteMarker"))))
             elif target not in outcome.deleted:
                 outcome.failed[target] = _failure(target, item.get("Code") or UNCONFIRMED, item.get("Message") or "")
         for target in targets:
@@ -196,12 +199,13 @@ class S3ObjectStore:
         outcome: AttemptOutcome[ObjectTarget] = AttemptOutcome()
         for target in targets:
             try:
-                answer = self._call("delete_object", **self._bucket_arguments(), **_object_entry(target))
+                answer = self._bucket.delete_object(target.key, version_id=target.version_id)
             except OutOfTime as error:
                 outcome.out_of_time = error
                 break
-            except ClientError as error:
-                outcome.failed[target] = _failure(target, _code_of(error), _message_of(error))
+            except S3Error as error:
+                self._raise_if_bucket_missing(error)
+                outcome.failed[target] = _failure(target, error.code or UNCONFIRMED, error.message)
             else:
                 outcome.deleted.add(target)
                 marker = bool(answer.get("DeleteMarker"))
@@ -209,8 +213,17 @@ class S3ObjectStore:
                     delete_marker=marker,
                     delete_marker_version_id=answer.get("VersionId") if marker and target.version_id is None
                     else None,
-                    version_id=target.version_id)
+                    version_id=target.version_id,
+                    outcome=of_deleted(by_version=target.version_id is not None, delete_marker=marker))
         return outcome
+
+    def head_version(self, key: str, version_id: str) -> StoredObject | None:
+        """One version's Object Lock state (HeadObject), or None when S3 would not describe it."""
+        try:
+            answer = self._bucket.head_object(key, version_id=version_id)
+        except (S3Error, OutOfTime):
+            return None
+        return StoredObject.of_head(answer)
 
 
 def _failure(target: ObjectTarget, code: str, message: str) -> KeyFailure:
@@ -264,14 +277,6 @@ def _by_key(outcome: AttemptOutcome[ObjectTarget]) -> AttemptOutcome[str]:
                           failed={target.key: failure for target, failure in outcome.failed.items()},
                           details={target.key: detail for target, detail in outcome.details.items()},
                           out_of_time=outcome.out_of_time)
-
-
-def _code_of(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code") or UNCONFIRMED)
-
-
-def _message_of(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Message") or "")
 
 
 # --- retries ---------------------------------------------------------------------------------------------------------
@@ -347,8 +352,15 @@ def delete_keys(store: ObjectStore, keys: Sequence[str], retry: RetryPolicy | No
 
 def delete_versions(store: S3ObjectStore, targets: Sequence[ObjectTarget], retry: RetryPolicy | None = None,
                     deadline: Deadline | None = None) -> AttemptOutcome[ObjectTarget]:
-    """Delete ``targets`` (already unique; every version id checked to be its key's) the way ``delete_keys`` does."""
-    return _delete_in_batches(store.delete_versions_batch, store.delete_versions_singly, targets,
-                              lambda target: target.key, retry, deadline)
+    """Delete ``targets`` (already unique; every version id checked to be its key's) the way ``delete_keys`` does.
+    A version S3 refused with AccessDenied is checked with a HEAD: under a legal hold or unexpired retention, its
+    outcome is ``blocked_by_retention`` (the loop never sends a governance bypass)."""
+    total = _delete_in_batches(store.delete_versions_batch, store.delete_versions_singly, targets,
+                               lambda target: target.key, retry, deadline)
+    for target, failure in list(total.failed.items()):
+        confirmed = confirm_retention(failure.outcome, target.version_id, partial(store.head_version, target.key))
+        if confirmed != failure.outcome:
+            total.failed[target] = failure.model_copy(update={"outcome": confirmed})
+    return total
 
 

@@ -1,11 +1,13 @@
-"""Deleting one object, or one version of it, as S3's DeleteObject does.
+"""Deleting one object, or one version of it, as S3's DeleteObject does: the request, the S3 calls on its key and the
+rules below; ``eraser.operations.objects.delete_object`` takes them in order.
 
 S3 itself decides almost everything (versioning, delete markers, the ``null`` version, MFA delete, Object Lock).
 Eraser adds what S3 or moto leave to the caller:
 
 - the bucket is looked up by name within the caller's organization (another organization's bucket is not found);
 - ``x-amz-expected-bucket-owner`` is compared with the organization's account before S3 is touched (moto ignores
-  ``ExpectedBucketOwner``; it is still passed on so that real S3 checks it too);
+  ``ExpectedBucketOwner``); every call then names that account as ``ExpectedBucketOwner`` (the gateway's rule), so
+  that real S3 checks it too, whether or not the client sent the header;
 - the preconditions are judged on a HEAD of the current version (moto ignores size and time, and ``If-Match: *``;
   AWS honours size and time only on directory buckets), then the DELETE carries ``If-Match`` with the ETag that HEAD
   saw, which real S3 checks atomically. What can still slip between HEAD and DELETE: the object is overwritten with
@@ -14,21 +16,21 @@ Eraser adds what S3 or moto leave to the caller:
 - a version that was a delete marker is reported as one (moto leaves out ``x-amz-delete-marker`` there);
 - a DELETE naming a version is only sent once a HEAD or a listing has shown that this key has that version: moto
   deletes the current object when a bucket that is not versioning-Enabled gets an id it does not know;
-- every S3 call is attempted once by botocore and retried only while the invocation has time left; then 503.
+- every S3 call goes through the bucket's gateway (``storage.gateway``), which names the organization's account as
+  ``ExpectedBucketOwner``, attempts it once with botocore and retries it only while the invocation has time left;
+  then 503.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from eraser import aws, receipts
-from eraser.auth import Principal
 from eraser.errors import (
     AccessDenied,
     BucketNotFound,
@@ -39,13 +41,13 @@ from eraser.errors import (
     NoSuchKey,
     PreconditionFailed,
     RateLimited,
+    RetentionProtected,
     ServiceUnavailable,
 )
-from eraser.observability import logger, tracer
-from eraser.storage.conditions import DeleteConditions, StoredObject, normalize_etag
+from eraser.storage.conditions import DeleteConditions, StoredObject
+from eraser.storage.gateway import BucketGateway, S3Error
 from eraser.storage.keys import MAX_KEY_BYTES, utf8_length
-from eraser.storage.retries import RETRY_AFTER_SECONDS, Deadline, OutOfTime, call_before
-from eraser.tenancy import TenancyRepository
+from eraser.storage.retries import RETRY_AFTER_SECONDS, OutOfTime
 
 # S3's version ids are opaque: today 32 URL-safe characters (letters, digits, '.' and '_'), older ones base64 (with
 # '+', '/' and '='); moto's are UUIDs. An id that is neither form (a path such as "../../x" mixes both) can never name
@@ -59,7 +61,6 @@ def well_formed_version_id(version_id: str) -> bool:
 
 # x-amz-mfa: the device's serial number (or ARN), one space, and the 6-digit code it shows.
 _MFA = re.compile(r"^\S+ [0-9]{6}$")
-REQUESTER = "requester"
 LOCKED = "Access Denied because object protected by object lock."
 # S3 answers SlowDown past 3,500 DELETEs per second per prefix; Eraser has already retried it with backoff.
 S3_DELETES_PER_PREFIX_PER_SECOND = 3500
@@ -130,65 +131,43 @@ def _names_version(requested: str, answered: str | None) -> bool:
     return answered == requested or (requested == "null" and answered in (None, "null"))
 
 
-def _status_of(error: ClientError) -> int | None:
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return int(status) if status is not None else None
-
-
-def head_found_delete_marker(error: ClientError) -> bool:
-    """Whether a failed HeadObject says a delete marker is there. A HEAD answer has no body: S3 says "the current
-    version is a marker" with 404 and ``x-amz-delete-marker: true``, and "this version is a marker" with 405."""
-    marker = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-delete-marker")
-    status = _status_of(error)
-    return status == 405 or (status == 404 and marker == "true")
-
-
 class S3ObjectVersions:
-    """HEAD, version lookup and DELETE of one key in one S3 bucket, S3's failures turned into the domain's errors.
-    Each call is retried while ``deadline`` allows (the client itself attempts once)."""
+    """HEAD, version lookup and DELETE of one key through the bucket's gateway, S3's failures (``S3Error``) turned
+    into the domain's errors. The gateway retries each call while its deadline allows; past it, ``RateLimited``
+    when S3 was throttling, else ``ServiceUnavailable``."""
 
-    def __init__(self, s3_bucket: str, request: DeleteObjectRequest, client: Any | None = None,
-                 deadline: Deadline | None = None) -> None:
-        self._s3 = client or aws.s3_single_attempt()
-        self._deadline = deadline or Deadline.unbounded()
+    def __init__(self, bucket: BucketGateway, request: DeleteObjectRequest) -> None:
+        self._bucket = bucket
         self._request = request
-        self._common: dict[str, Any] = {"Bucket": s3_bucket, "Key": request.key}
-        if request.expected_bucket_owner is not None:
-            self._common["ExpectedBucketOwner"] = request.expected_bucket_owner
-        if request.requester_pays:
-            self._common["RequestPayer"] = REQUESTER
 
-    def _call(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    @property
+    def bucket(self) -> BucketGateway:
+        return self._bucket
+
+    @staticmethod
+    def _in_time(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:
-            response: dict[str, Any] = call_before(self._deadline, lambda: getattr(self._s3, operation)(**arguments))
+            return call()
         except OutOfTime as error:
             if error.last_code in THROTTLING_CODES:
                 raise RateLimited(S3_DELETES_PER_PREFIX_PER_SECOND, retry_after=RETRY_AFTER_SECONDS) from error
             raise ServiceUnavailable("S3 did not complete the request in time. Please try again.",
                                      retry_after=RETRY_AFTER_SECONDS) from error
-        return response
 
     def head(self, version_id: str | None = None) -> StoredObject:
-        arguments = dict(self._common, **({"VersionId": version_id} if version_id is not None else {}))
+        request = self._request
         try:
-            response = self._call("head_object", arguments)
-        except ClientError as error:
-            if head_found_delete_marker(error):
+            response = self._in_time(lambda: self._bucket.head_object(request.key, version_id=version_id,
+                                                                      requester_pays=request.requester_pays))
+        except S3Error as error:
+            if error.found_delete_marker:
                 return StoredObject(exists=True, is_delete_marker=True)
-            if _status_of(error) == 404:
+            if error.status == 404:
                 return StoredObject(exists=False)
             self._raise_domain_error(error)
         if version_id is not None and not _names_version(version_id, response.get("VersionId")):
             raise VersionNotNamed(version_id)
-        return StoredObject(
-            exists=True,
-            etag=response.get("ETag"),
-            size=response.get("ContentLength"),
-            last_modified=response.get("LastModified"),
-            lock_mode=response.get("ObjectLockMode"),
-            lock_retain_until=response.get("ObjectLockRetainUntilDate"),
-            legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
-        )
+        return StoredObject.of_head(response)
 
     def find_version(self, version_id: str) -> StoredObject:
         """The key's version ``version_id`` (``exists=False`` when the key has no such version).
@@ -221,22 +200,21 @@ class S3ObjectVersions:
 
     def _listed_version(self, version_id: str) -> tuple[StoredObject, int]:
         """The version as listed, and how many versions and delete markers the key has."""
-        key = self._request.key
-        arguments: dict[str, Any] = {"Bucket": self._common["Bucket"], "Prefix": key, "MaxKeys": VERSIONS_PAGE_SIZE}
-        for optional in ("ExpectedBucketOwner", "RequestPayer"):
-            if optional in self._common:
-                arguments[optional] = self._common[optional]
+        request = self._request
         found = StoredObject(exists=False)
         versions_of_key = 0
+        markers: dict[str, str | None] = {}
         while True:
             try:
-                page = self._call("list_object_versions", arguments)
-            except ClientError as error:
+                page = self._in_time(functools.partial(
+                    self._bucket.list_object_versions, prefix=request.key, max_keys=VERSIONS_PAGE_SIZE,
+                    requester_pays=request.requester_pays, **markers))
+            except S3Error as error:
                 self._raise_domain_error(error)
             listed_other_key = False
             for kind, is_marker in (("Versions", False), ("DeleteMarkers", True)):
                 for entry in page.get(kind, []):
-                    if entry.get("Key") != key:
+                    if entry.get("Key") != request.key:
                         listed_other_key = True
                         continue
                     versions_of_key += 1
@@ -246,30 +224,20 @@ class S3ObjectVersions:
             # listed, every version of ``key`` has been.
             if listed_other_key or not page.get("IsTruncated"):
                 return found, versions_of_key
-            arguments["KeyMarker"] = page.get("NextKeyMarker")
-            arguments["VersionIdMarker"] = page.get("NextVersionIdMarker")
+            markers = {"key_marker": page.get("NextKeyMarker"), "version_id_marker": page.get("NextVersionIdMarker")}
 
     def delete(self, *, if_match: str | None) -> dict[str, Any]:
         request = self._request
-        arguments = dict(self._common)
-        if request.version_id is not None:
-            arguments["VersionId"] = request.version_id
-        if request.mfa is not None:
-            arguments["MFA"] = request.mfa
-        if if_match is not None:
-            arguments["IfMatch"] = if_match
-        # Only ever sent as true: moto takes any value of the header, "false" included, as a bypass.
-        if request.bypass_governance_retention:
-            arguments["BypassGovernanceRetention"] = True
         try:
-            return self._call("delete_object", arguments)
-        except ClientError as error:
+            return self._in_time(lambda: self._bucket.delete_object(
+                request.key, version_id=request.version_id, if_match=if_match, mfa=request.mfa,
+                bypass_governance_retention=request.bypass_governance_retention,
+                requester_pays=request.requester_pays))
+        except S3Error as error:
             self._raise_domain_error(error)
 
-    def _raise_domain_error(self, error: ClientError) -> NoReturn:
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "")
-        status = _status_of(error)
+    def _raise_domain_error(self, error: S3Error) -> NoReturn:
+        code, message, status = error.code, error.message, error.status
         if code == "NoSuchBucket":
             raise BucketNotFound(self._request.bucket) from error
         if code == "NoSuchKey":
@@ -292,59 +260,9 @@ def ensure_not_locked(version: StoredObject, *, bypass_governance: bool, now: da
     """S3's rule for deleting a version: a legal hold always protects it; unexpired COMPLIANCE retention always does;
     unexpired GOVERNANCE retention does unless the caller bypasses it."""
     if version.legal_hold:
-        raise AccessDenied(LOCKED)
+        raise RetentionProtected(LOCKED)
     moment = now or datetime.now(UTC)
     if version.lock_mode and version.lock_retain_until and version.lock_retain_until > moment:
         if version.lock_mode == "GOVERNANCE" and bypass_governance:
             return
-        raise AccessDenied(LOCKED)
-
-
-@tracer.capture_method
-def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy: TenancyRepository | None = None,
-                  s3_client: Any | None = None, deadline: Deadline | None = None) -> DeleteObjectResult:
-    """Delete ``request.key`` (or one version of it) from a bucket of the caller's organization, as S3 would, within
-    ``deadline`` (past it: ``RateLimited`` if S3 was throttling, else ``ServiceUnavailable``)."""
-    organization = principal.organization
-    bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
-    if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
-        raise AccessDenied()
-    store = S3ObjectVersions(bucket.s3_bucket, request, s3_client, deadline)
-
-    pinned_etag: str | None = None
-    if request.conditions.any:
-        # Conditions apply to the current version, also when a versionId is given (AWS: "Conditional delete
-        # evaluations only apply to the current version of the object"; moto does the same).
-        current = store.head()
-        request.conditions.check(request.key, current)
-        pinned_etag = f'"{normalize_etag(current.etag or "")}"'
-
-    target_is_marker = False
-    if request.version_id is not None:
-        target = store.find_version(request.version_id)
-        if not target.exists:
-            # No such version: S3 answers 204 and echoes the id. The DELETE is never sent: moto (and any backend
-            # that ignores an unknown id) would delete the current object instead.
-            return _result(request, {"VersionId": request.version_id})
-        if target.is_delete_marker:
-            target_is_marker = True
-        else:
-            ensure_not_locked(target, bypass_governance=request.bypass_governance_retention)
-
-    response = store.delete(if_match=pinned_etag)
-    result = _result(request, response, removed_marker=target_is_marker)
-    receipts.audit_object_deletion(principal.subject, bucket, request, result)
-    logger.info("Object deleted", extra={"bucket_id": bucket.id, "by_version": request.version_id is not None,
-                                         "delete_marker": result.delete_marker,
-                                         "conditional": request.conditions.any})
-    return result
-
-
-def _result(request: DeleteObjectRequest, response: Mapping[str, Any], *,
-            removed_marker: bool = False) -> DeleteObjectResult:
-    return DeleteObjectResult(
-        delete_marker=bool(response.get("DeleteMarker")) or removed_marker,
-        # S3 echoes the version a versionId DELETE removed; moto leaves it out on a Suspended bucket.
-        version_id=response.get("VersionId") or request.version_id,
-        request_charged=request.requester_pays or response.get("RequestCharged") == REQUESTER,
-    )
+        raise RetentionProtected(LOCKED)

@@ -9,17 +9,16 @@ moves the task on: another verification pass (a sweep listing from the start), o
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
-from eraser import aws, receipts
+from eraser import receipts
 from eraser.clock import new_id, utc_now
 from eraser.config import engine_settings
 from eraser.errors import BucketNotFound, Conflict, RequestTooLarge, TaskNotFound
 from eraser.observability import logger, metrics
-from eraser.storage.listing import abort_multipart_uploads, bucket_exists, bucket_is_empty
+from eraser.storage import gateway
+from eraser.storage.gateway import BucketGateway, S3Error
 from eraser.tasks.model import (
     KeyFailure,
     ListingMessage,
@@ -50,20 +49,17 @@ _SUPERSEDES: dict[TaskKind, frozenset[TaskKind]] = {
 # --- the API other features use (see docs/tasks.md) -------------------------------------------------------------------
 def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket], requested_by: str,
                 selection: Selection | None = None, *, exclusive: bool = False,
-                object_count: int | None = None) -> Task:
+                object_count: int | None = None, previews: TaskKind | None = None) -> Task:
     """Record a task and enqueue its first listing step. With ``exclusive``, a bucket that already has a running
     exclusive task answers with that task instead of starting a second one, unless the new task supersedes it
-    (a bucket deletion supersedes a purge, a purge supersedes a trash purge): that one is cancelled."""
+    (a bucket deletion supersedes a purge, a purge supersedes a trash purge): that one is cancelled. A dry run
+    (``TaskKind.DRY_RUN``, ``previews`` the kind it previews) deletes nothing and is never exclusive."""
+    if (kind == TaskKind.DRY_RUN) != (previews is not None) or (exclusive and kind == TaskKind.DRY_RUN):
+        raise ValueError("a dry run, and only a dry run, names the kind it previews; it is never exclusive")
     if not targets:
         raise ValueError("a task needs at least one target")
-    for bucket in targets:
-        if bucket.organization_id != organization.id:
-            raise BucketNotFound(bucket.name)
-    now = utc_now()
-    task = Task(id=new_id("task"), kind=kind, organization_id=organization.id, account_id=organization.account_id,
-                targets=[Target.of(bucket) for bucket in targets], selection=selection or Selection.everything(),
-                requested_by=requested_by, trigger=receipts.trigger_now(requested_by), created_at=now,
-                heartbeat_at=now, object_count=object_count)
+    task = draft_task(organization, kind, targets, requested_by, selection, object_count=object_count,
+                      previews=previews)
     if len(task.model_dump_json()) > _MAX_TASK_BYTES:
         raise RequestTooLarge("The selection is too large to be recorded as one task; split the request")
     repository = TaskRepository()
@@ -90,6 +86,20 @@ def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket
     metrics.add_metric(name="TasksCreated", unit=MetricUnit.Count, value=1)
     logger.info("Task created", extra={"task_id": task.id, "kind": task.kind.value, "targets": len(task.targets)})
     return task
+
+
+def draft_task(organization: Organization, kind: TaskKind, targets: list[Bucket], requested_by: str,
+               selection: Selection | None = None, *, object_count: int | None = None,
+               previews: TaskKind | None = None) -> Task:
+    """A task as ``create_task`` would record it, not recorded: what a dry run within the request lists for."""
+    for bucket in targets:
+        if bucket.organization_id != organization.id:
+            raise BucketNotFound(bucket.name)
+    now = utc_now()
+    return Task(id=new_id("task"), kind=kind, organization_id=organization.id, account_id=organization.account_id,
+                targets=[Target.of(bucket) for bucket in targets], selection=selection or Selection.everything(),
+                requested_by=requested_by, trigger=receipts.trigger_now(requested_by), created_at=now,
+                heartbeat_at=now, object_count=object_count, previews=previews)
 
 
 def record_completed_task(organization: Organization, kind: TaskKind, requested_by: str,
@@ -172,6 +182,9 @@ def pass_is_finished(task: Task) -> bool:
 
 
 def _needs_another_pass(task: Task) -> bool:
+    if task.is_dry_run:
+        # Nothing was deleted, so a second listing would find the same entries and predict them again.
+        return False
     if task.selection.mode == SelectionMode.KEYS:
         # Explicit keys are deleted once: S3 reports an absent key as deleted, so a second pass would count it twice.
         return False
@@ -207,32 +220,44 @@ def finalize(task: Task, remaining_ms: RemainingMs) -> bool:
     """Abort multipart uploads, verify, delete the bucket for delete_bucket, and end the task truthfully. False when
     the uploads need another invocation (the caller hands the step over)."""
     repository = TaskRepository()
-    s3 = aws.s3()
+    buckets = {target.s3_bucket: gateway.open_bucket(target.s3_bucket, task.account_id) for target in task.targets}
+    if task.is_dry_run:
+        _finish_dry_run(task, repository, buckets)
+        return True
     tuning = engine_settings()
     # A bucket being deleted that is already gone from S3 (deleted outside Eraser) has nothing left to verify.
     gone = {target.s3_bucket for target in task.targets
-            if task.kind == TaskKind.DELETE_BUCKET and not bucket_exists(s3, target.s3_bucket, task.account_id)}
+            if task.kind == TaskKind.DELETE_BUCKET and not buckets[target.s3_bucket].bucket_exists()}
     if task.selection.mode == SelectionMode.ALL:
         initiated_before = task.snapshot_at if task.kind != TaskKind.DELETE_BUCKET else None
         for target in task.targets:
             if target.s3_bucket in gone:
                 continue
-            aborted, done = abort_multipart_uploads(
-                s3, target.s3_bucket, task.account_id, initiated_before=initiated_before,
-                keep_going=lambda: remaining_ms() > tuning.listing_step_reserve_ms)
+            aborted, done = buckets[target.s3_bucket].abort_multipart_uploads(
+                initiated_before=initiated_before, keep_going=lambda: remaining_ms() > tuning.listing_step_reserve_ms)
             repository.add_uploads_aborted(task.id, aborted)
             if not done:
                 return False
-    empty = all(target.s3_bucket in gone or bucket_is_empty(s3, target.s3_bucket, task.account_id)
-                for target in task.targets)
+    empty = all(target.s3_bucket in gone or buckets[target.s3_bucket].bucket_is_empty() for target in task.targets)
     verified = task.counts.failed == 0 and (task.pass_listed == 0 or task.selection.mode == SelectionMode.KEYS)
     if task.kind == TaskKind.DELETE_BUCKET:
-        _finish_bucket_deletion(task, repository, s3, empty=empty, verified=verified)
+        _finish_bucket_deletion(task, repository, buckets, empty=empty, verified=verified)
     elif verified:
         repository.finish(task, TaskStatus.COMPLETED, bucket_empty_at_end=empty)
     else:
         repository.finish(task, TaskStatus.FAILED, reason=_unverified_reason(task), bucket_empty_at_end=empty)
     return True
+
+
+def _finish_dry_run(task: Task, repository: TaskRepository, buckets: dict[str, BucketGateway]) -> None:
+    """A dry run counts the uploads the task it previews would abort (set, not added: a repeated finalization
+    counts them again, not twice), and is complete: what would be left is in its plan, not a failure."""
+    if task.selection.mode == SelectionMode.ALL:
+        initiated_before = None if task.acts_as == TaskKind.DELETE_BUCKET else task.snapshot_at
+        uploads = sum(bucket.count_multipart_uploads(initiated_before=initiated_before)
+                      for bucket in buckets.values() if task.acts_as != TaskKind.DELETE_BUCKET or bucket.bucket_exists())
+        repository.set_planned(task.id, "multipart_uploads", uploads)
+    repository.finish(task, TaskStatus.COMPLETED)
 
 
 def _unverified_reason(task: Task) -> str:
@@ -243,8 +268,8 @@ def _unverified_reason(task: Task) -> str:
             "while it was being emptied")
 
 
-def _finish_bucket_deletion(task: Task, repository: TaskRepository, s3: Any, *, empty: bool,
-                            verified: bool) -> Task | None:
+def _finish_bucket_deletion(task: Task, repository: TaskRepository, buckets: dict[str, BucketGateway], *,
+                            empty: bool, verified: bool) -> Task | None:
     if not (verified and empty):
         reason = _unverified_reason(task) if not verified else (
             "the bucket received new objects while it was being deleted; it was kept")
@@ -254,9 +279,9 @@ def _finish_bucket_deletion(task: Task, repository: TaskRepository, s3: Any, *, 
     tenancy = TenancyRepository()
     for target in task.targets:
         try:
-            s3.delete_bucket(Bucket=target.s3_bucket, ExpectedBucketOwner=task.account_id)
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
+            buckets[target.s3_bucket].delete_bucket()
+        except S3Error as error:
+            code = error.code
             if code == "BucketNotEmpty":
                 return repository.finish(task, TaskStatus.FAILED, bucket_empty_at_end=False, reason=(
                     "the bucket received new objects while it was being deleted; it was kept"))
