@@ -259,6 +259,38 @@ def test_the_scheduled_trash_purge_run_by_hand_as_a_dry_run_deletes_nothing(tena
     assert list_versions(tenant.s3, trash.s3_bucket) == before
 
 
+def test_a_trash_purge_s_plan_counts_markers_and_what_is_too_recent_and_matches_the_purge(stack, tenant, engine,
+                                                                                          s3_calls):
+    trash = tenant.add_bucket("bin", configuration=BucketConfiguration(trash_enabled=True, trash_retention_days=1))
+    with s3_clock(timedelta(days=-3)):
+        for body in (b"one", b"two"):
+            tenant.put("old.txt", body, bucket=trash)
+        tenant.put("gone.txt", b"history", bucket=trash)
+        tenant.s3.delete_object(Bucket=trash.s3_bucket, Key="gone.txt")
+    for body in (b"one", b"two"):
+        tenant.put("recent.txt", body, bucket=trash)
+    before = list_versions(tenant.s3, trash.s3_bucket)
+    s3_calls.reset()
+
+    run = invoke("scheduled_trash_purge", load_event("scheduled_trash_purge_dry_run.json"))
+
+    (purge,) = [purge for purge in run["purges"] if purge["bucket_id"] == trash.id]
+    plan = purge["plan"]
+    # old.txt's first version, gone.txt's version and the marker on top of it (a verification pass removes it).
+    assert plan["outcomes"] == {"deleted": 3}
+    assert plan["would_delete"]["delete_markers"] == 1
+    assert plan["would_leave"]["newer_than_trash_retention"] == 1
+    assert s3_calls.deleting == 0
+    assert list_versions(tenant.s3, trash.s3_bucket) == before
+
+    real = invoke("scheduled_trash_purge", load_event("scheduled_trash_purge.json"))
+    TaskHarness(stack).drain()
+    (started,) = [purge for purge in real["purges"] if purge["bucket_id"] == trash.id]
+    task = get_task(started["task_id"])
+    assert task.status == TaskStatus.COMPLETED
+    assert nonzero(task.counts.outcomes) == plan["outcomes"]
+
+
 # --- the S3 routes -------------------------------------------------------------------------------------------------
 def s3_client(tenant: Tenant, dry_run: str | None) -> Any:
     """boto3 pointed at the handlers (tests.s3bridge), with Eraser's dry-run header on every request."""

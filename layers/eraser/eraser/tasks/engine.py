@@ -257,6 +257,8 @@ def _finish_dry_run(task: Task, repository: TaskRepository, buckets: dict[str, B
         uploads = sum(bucket.count_multipart_uploads(initiated_before=initiated_before)
                       for bucket in buckets.values() if task.acts_as != TaskKind.DELETE_BUCKET or bucket.bucket_exists())
         repository.set_planned(task.id, "multipart_uploads", uploads)
+    if task.selection.mode == SelectionMode.TRASH:
+        repository.set_planned(task.id, "newer_than_trash_retention", task.cursor.trash_newer)
     repository.finish(task, TaskStatus.COMPLETED)
 
 

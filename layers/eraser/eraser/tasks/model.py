@@ -148,6 +148,9 @@ class ListingCursor(BaseModel):
     # Chunk sequence numbers are assigned deterministically from the cursor, so re-listing a step after a crash
     # produces the same chunk ids and duplicate chunks are not counted twice.
     next_seq: int = 0
+    # Trashed entries listed but newer than the trash retention, over every target (what a trash purge leaves).
+    # Saved with the cursor after each page, so a page listed again after a crash is counted once.
+    trash_newer: int = 0
 
 
 class Counts(BaseModel):

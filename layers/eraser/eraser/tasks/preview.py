@@ -43,4 +43,5 @@ def plan_now(task: Task, *, limit: int, deadline: Deadline) -> Plan | None:
             if deleting_bucket and not bucket.bucket_exists():
                 continue
             tally.add_uploads(bucket.count_multipart_uploads(initiated_before=purge_cutoff(task)))
+    tally.add_newer_than_trash_retention(cursor.trash_newer)
     return tally.plan(keeps_bucket=task.acts_as == TaskKind.DELETE_BUCKET)
