@@ -14,7 +14,7 @@ import math
 import random
 import resource
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ def scenarios(sizes: tuple[int, ...], hot_size: int, versioned_size: int) -> lis
     return found
 
 
-CONTENDERS = ("eraser-design", "eraser-today", "s5cmd", "boto3-1", "boto3-16", "aws-cli")
+CONTENDERS = ("eraser-design", "eraser-today", "eraser-today-no-conflicts", "s5cmd", "boto3-1", "boto3-16", "aws-cli")
 
 
 def run_one(scenario: Scenario, contender: str, values: Values, seed: int) -> Result:
@@ -69,6 +69,13 @@ def run_one(scenario: Scenario, contender: str, values: Values, seed: int) -> Re
         result = contenders.eraser(sim, s3, run_values, rng, scenario.versioned, DESIGN)
     elif contender == "eraser-today":
         result = contenders.eraser(sim, s3, run_values, rng, scenario.versioned, TODAY)
+    elif contender == "eraser-today-no-conflicts":
+        # Today's engine if DynamoDB never cancelled a write for a concurrent transaction (the model's largest
+        # unknown): what its single listing chain alone allows.
+        no_conflicts = Values({**overrides, "ddb_transact_hold_ms": 0})
+        s3 = S3Model(bucket, no_conflicts, rng, partitioned_prefixes=scenario.partitioned)
+        result = contenders.eraser(sim, s3, no_conflicts, rng, scenario.versioned,
+                                   replace(TODAY, name="eraser (today, if DynamoDB never conflicts)"))
     elif contender == "s5cmd":
         result = contenders.s5cmd(sim, s3, run_values, rng, scenario.versioned)
     elif contender == "boto3-1":

@@ -290,26 +290,31 @@ DESIGN = EraserDesign("eraser (issue 12 design: ranges + AIMD, model)", listing_
 
 class PrefixRate:
     """Additive increase, multiplicative decrease of the DELETE keys/s sent to one prefix, shared by every
-    worker (the design keeps it in one place; the model shares it directly)."""
+    worker (the design keeps it in one place; the model shares it directly). Calls are spaced at the current rate;
+    a SlowDown cuts the rate, pauses the prefix a second, and every call still waiting takes a new slot at the new
+    rate (``epoch``)."""
 
-    __slots__ = ("next_free", "rate")
-    FLOOR, START, INCREASE_PER_S, DECREASE = 100.0, 3500.0, 50.0, 0.5
+    __slots__ = ("epoch", "next_free", "rate", "values")
 
-    def __init__(self) -> None:
-        self.rate = self.START
+    def __init__(self, values: Values) -> None:
+        self.values = values
+        self.rate = values.aimd_start_fraction * values.s3_delete_per_partition
         self.next_free = 0.0
+        self.epoch = 0
 
-    def reserve(self, now: float, keys: int) -> float:
-        """Seconds to wait before sending ``keys`` keys."""
+    def reserve(self, now: float, keys: int) -> tuple[float, int]:
+        """Seconds to wait before sending ``keys`` keys, and the epoch the slot belongs to."""
         start = max(now, self.next_free)
         self.next_free = start + keys / self.rate
-        return start - now
+        return start - now, self.epoch
 
     def succeeded(self, keys: int) -> None:
-        self.rate += self.INCREASE_PER_S * keys / self.rate
+        self.rate += self.values.aimd_increase_per_s * keys / self.rate
 
-    def throttled(self) -> None:
-        self.rate = max(self.FLOOR, self.rate * self.DECREASE)
+    def throttled(self, now: float) -> None:
+        self.rate = max(self.values.aimd_floor, self.rate * self.values.aimd_decrease)
+        self.next_free = now + 1.0
+        self.epoch += 1
 
 
 def split_ranges(bucket: Bucket, count: int) -> list[tuple[Position, Position | None]]:
@@ -337,14 +342,20 @@ def split_ranges(bucket: Bucket, count: int) -> list[tuple[Position, Position | 
 def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, versions: bool,
            design: EraserDesign) -> Result:
     ddb = DynamoDBModel(values, rng)
-    task_kib = values.task_item_kib
+    # DynamoDB bills (and limits) writes per started KiB of the item, reads per started 4 KiB.
+    task_wcu = math.ceil(values.task_item_kib)
+    task_rcu = math.ceil(values.task_item_kib / 4)
     chunk_kib = values.chunk_message_kib
+    per_batch = max(1, int(244 // chunk_kib))  # SendMessageBatch: 256 KiB in all (queues.py cuts at 250,000 B)
+    # Lambda's CPU share is memory / 1,769 MB of a vCPU: CPU time measured on one core here takes longer there.
+    page_cpu = values.page_cpu_ms / 1000 * max(1.0, values.lambda_mb_per_vcpu / values.listing_memory_mb)
+    chunk_cpu = values.chunk_cpu_ms / 1000 * max(1.0, values.lambda_mb_per_vcpu / values.batch_delete_memory_mb)
     recorded: set[tuple[int, int]] = set()
     state: dict[str, Any] = {"seq": 0, "chains_done": 0, "listing_done_at": None, "counted": 0, "failed": False,
                              "step_failures": 0, "chunk_failures": Counter(), "finished_at": None,
                              "delete_calls_refused": 0, "conflicts_retried": 0}
     ranges = split_ranges(s3.bucket, design.listing_ranges)
-    rates = [PrefixRate() for _ in range(s3.bucket.prefixes)] if design.aimd else []
+    rates = [PrefixRate(values) for _ in range(s3.bucket.prefixes)] if design.aimd else []
     max_concurrency = int(design.batch_delete_max_concurrency or values.batch_delete_max_concurrency)
     listing_concurrency = int(design.listing_max_concurrency or values.listing_max_concurrency)
 
@@ -388,8 +399,8 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
         range_index = message.body
         end = ranges[range_index][1]
         try:
-            yield from ddb_call(lambda: ddb.get(sim.now, "task", math.ceil(task_kib / 4)))
-            yield from ddb_call(lambda: ddb.update(sim.now, checkpoint_item(range_index), task_kib))
+            yield from ddb_call(lambda: ddb.get(sim.now, "task", task_rcu))
+            yield from ddb_call(lambda: ddb.update(sim.now, checkpoint_item(range_index), task_wcu))
             for _ in range(int(values.listing_pages_per_step)):
                 position, next_seq = cursors[range_index]
                 if position is None:
@@ -399,11 +410,11 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
                 if page is None:
                     raise TransactionConflict("list page still throttled")  # the step fails: SQS redelivers
                 runs, following = page
-                yield values.page_cpu_ms / 1000
+                yield page_cpu
                 bodies = [((range_index, next_seq + index), chunk) for index, chunk in enumerate(chunks_of(runs))]
-                for start in range(0, len(bodies), 4):  # ~48 KiB chunk messages: 4 per 250 KB batch
-                    yield deletion_queue.send(bodies[start:start + 4], kib_each=chunk_kib)
-                yield from ddb_call(lambda: ddb.update(sim.now, checkpoint_item(range_index), task_kib))
+                for start in range(0, len(bodies), per_batch):
+                    yield deletion_queue.send(bodies[start:start + per_batch], kib_each=chunk_kib)
+                yield from ddb_call(lambda: ddb.update(sim.now, checkpoint_item(range_index), task_wcu))
                 cursors[range_index] = (following, next_seq + len(bodies))
             if cursors[range_index][0] is None:
                 state["chains_done"] += 1
@@ -426,10 +437,12 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
         prefix = chunk[0][0]
         for loop_attempt in range(int(values.key_retry_attempts)):
             for attempt in range(int(values.botocore_max_attempts)):
-                if rates:
-                    wait = rates[prefix].reserve(sim.now, keys)
+                while rates:
+                    wait, epoch = rates[prefix].reserve(sim.now, keys)
                     if wait:
                         yield wait
+                    if epoch == rates[prefix].epoch:
+                        break
                 latency, fresh = s3.delete_objects(sim.now, chunk)
                 yield latency
                 if fresh is not None:
@@ -438,7 +451,7 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
                     return True
                 state["delete_calls_refused"] += 1
                 if rates:
-                    rates[prefix].throttled()
+                    rates[prefix].throttled(sim.now)
                 yield botocore_delay(rng, attempt)
             yield min(20.0, rng.uniform(0, values.key_retry_base_s * 2 ** loop_attempt))
         return False
@@ -447,11 +460,11 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
         failed = []
         for message in batch:
             seq, chunk = message.body
-            yield from ddb_call(lambda: ddb.get(sim.now, "task", math.ceil(task_kib / 4)))
+            yield from ddb_call(lambda: ddb.get(sim.now, "task", task_rcu))
             yield from ddb_call(lambda seq=seq: ddb.get(sim.now, f"chunk#{seq[0]}.{seq[1]}"))
             if seq in recorded:
                 continue
-            yield values.chunk_cpu_ms / 1000
+            yield chunk_cpu
             deleted = yield from delete_attempts(chunk)
             if not deleted:
                 state["chunk_failures"]["throttled"] += 1
@@ -460,7 +473,7 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
             shard = "task" if design.count_shards <= 1 else f"counts#{rng.randrange(design.count_shards)}"
             try:
                 done = yield from ddb_call(lambda seq=seq, shard=shard: ddb.transact(
-                    sim.now, [(f"chunk#{seq[0]}.{seq[1]}", 1.0), (shard, task_kib if shard == "task" else 1.0)]))
+                    sim.now, [(f"chunk#{seq[0]}.{seq[1]}", 1.0), (shard, task_wcu if shard == "task" else 1.0)]))
             except TransactionConflict:
                 state["chunk_failures"]["transaction conflict"] += 1
                 failed.append(message)
@@ -472,7 +485,7 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
                 continue  # another delivery of the chunk counted it first (attribute_not_exists failed)
             recorded.add(seq)
             state["counted"] += run_keys(chunk)
-            yield from ddb_call(lambda: ddb.get(sim.now, "task", math.ceil(task_kib / 4)))
+            yield from ddb_call(lambda: ddb.get(sim.now, "task", task_rcu))
             check_pass_end()
         return failed
 
@@ -484,21 +497,21 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
     def verify_and_finalize() -> Gen:
         # The claim of the pass end, a verification pass (one page per range, each empty), finalization (uploads,
         # the emptiness check, the end status).
-        yield from ddb_call(lambda: ddb.update(sim.now, "task", task_kib))
+        yield from ddb_call(lambda: ddb.update(sim.now, "task", task_wcu))
         for start, end in ranges:
             page = yield from list_with_retries(sim, s3, start, 8, lambda a: botocore_delay(rng, a),
                                                 versions=versions, end=end)
             if page and page[0]:
                 state["verification_found"] = run_keys(page[0])
         yield 3 * values.s3_list_median_ms / 1000
-        yield from ddb_call(lambda: ddb.update(sim.now, "task", task_kib))
+        yield from ddb_call(lambda: ddb.update(sim.now, "task", task_wcu))
         state["finished_at"] = sim.now
         sim.stop()
 
     listing_source = EventSource(sim, values, listing_queue, listing_step, max_concurrency=listing_concurrency,
-                                 batch_size=1, memory_gb=0.5)
+                                 batch_size=1)
     deletion_source = EventSource(sim, values, deletion_queue, batch_delete, max_concurrency=max_concurrency,
-                                  batch_size=int(values.batch_delete_batch_size), memory_gb=0.25)
+                                  batch_size=int(values.batch_delete_batch_size))
     listing_source.start()
     deletion_source.start()
     # Discovering the ranges: a delimiter listing (1000 common prefixes a page) and one sampled page per bisection.
@@ -521,7 +534,9 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
     busy = deletion_source.stats.busy_seconds / total if total else 0.0
     s3_capacity = s3.partition_count * values.s3_delete_per_partition / values.s3_delete_objects_key_cost
     s3_use = (s3.bucket.deleted / total) / s3_capacity if total else 0.0
-    if listed_at >= 0.85 * total and s3_use < 0.7:
+    if len(ranges) == 1 and s3.log.slowdowns["DeleteObjects"] > 0.05 * s3.log.requests["DeleteObjects"]:
+        bottleneck = "S3 DELETE limit of one partition: one cursor feeds one prefix at a time"
+    elif listed_at >= 0.85 * total and s3_use < 0.7:
         bottleneck = f"listing: {len(ranges)} chain(s), one page after another"
     elif s3_use >= 0.7 or s3.log.slowdowns["DeleteObjects"] > 0.05 * s3.log.requests["DeleteObjects"]:
         bottleneck = f"S3 DELETE limit ({s3.partition_count} partitions, {s3_use:.0%} used)"
@@ -542,7 +557,8 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
         + 2 * (deletion_source.stats.invocations + listing_source.stats.invocations),
         "dynamodb_write_units": ddb.write_units, "dynamodb_read_units": ddb.read_units,
         "lambda_invocations": deletion_source.stats.invocations + listing_source.stats.invocations,
-        "lambda_gb_seconds": deletion_source.stats.busy_seconds * 0.25 + listing_source.stats.busy_seconds * 0.5,
+        "lambda_gb_seconds": (deletion_source.stats.busy_seconds * values.batch_delete_memory_mb
+                              + listing_source.stats.busy_seconds * values.listing_memory_mb) / 1024,
     }
     result.details = {"ranges": len(ranges), "listing_done_at": listed_at, "peak_batch_delete_concurrency": peak,
                       "chunks": state["seq"], "redelivered_chunks": deletion_queue.stats.redelivered,

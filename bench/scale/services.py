@@ -177,14 +177,13 @@ class EventSource:
     messages that failed (partial batch response); they are visible again after the visibility timeout."""
 
     def __init__(self, sim: Simulator, values: Values, queue: Queue, handler: Handler, *, max_concurrency: int,
-                 batch_size: int, memory_gb: float) -> None:
+                 batch_size: int) -> None:
         self.sim = sim
         self.values = values
         self.queue = queue
         self.handler = handler
         self.max_concurrency = int(min(max_concurrency, values.lambda_max_batches, values.account_concurrency))
         self.batch_size = batch_size
-        self.memory_gb = memory_gb
         self.pollers = 0
         self.busy = 0
         self.stats = EventSourceStats()
