@@ -340,8 +340,8 @@ def split_ranges(bucket: Bucket, count: int) -> list[tuple[Position, Position | 
 
 
 def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, versions: bool,
-           design: EraserDesign) -> Result:
-    ddb = DynamoDBModel(values, rng)
+           design: EraserDesign, ddb: DynamoDBModel | None = None) -> Result:
+    ddb = ddb or DynamoDBModel(values, rng)
     # DynamoDB bills (and limits) writes per started KiB of the item, reads per started 4 KiB.
     task_wcu = math.ceil(values.task_item_kib)
     task_rcu = math.ceil(values.task_item_kib / 4)

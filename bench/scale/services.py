@@ -191,6 +191,10 @@ class EventSource:
         self._base = 0
 
     def start(self) -> None:
+        # Lambda long-polls the queue with its first pollers before any message arrives.
+        for _ in range(min(self.max_concurrency, int(self.values.lambda_initial_concurrency))):
+            self.pollers += 1
+            self.sim.start(self._poller())
         self.sim.start(self._scaler())
 
     def _target(self) -> int:
