@@ -55,7 +55,7 @@ PARAMETERS: dict[str, Parameter] = _table(
               S3_PERFORMANCE + ": \"5,500 GET/HEAD requests per second per partitioned prefix\""),
     Parameter("s3_delete_objects_key_cost", 1, "DELETE requests one key of a DeleteObjects call counts for",
               "assumption: S3 does not document how a DeleteObjects call counts against the per-prefix limit; "
-              "one DELETE per key is the conservative reading (1 would make a 1000-key call count once)"),
+              "one DELETE per key is the conservative reading (0.001 would make a 1000-key call count as one)"),
     Parameter("s3_burst_seconds", 1.0, "s of unused request budget a partition can bank",
               "assumption (token bucket of one second of the limit)"),
     Parameter("s3_split_after_seconds", 1800, "s of sustained load before a partition splits in two",

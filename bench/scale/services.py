@@ -35,7 +35,9 @@ class DynamoDBModel:
         self.rng = rng
         self._writes: dict[str, TokenBucket] = {}
         self._reads: dict[str, TokenBucket] = {}
-        self._held_until: dict[str, float] = {}
+        # When the last transaction on each item began: another write within ``ddb_transact_hold_ms`` of it (before
+        # or after: an invocation's calls are timed from its own start, so they may come out of order) conflicts.
+        self._held_from: dict[str, float] = {}
         self.requests: Counter[str] = Counter()
         self.write_units = 0.0
         self.read_units = 0.0
@@ -53,6 +55,10 @@ class DynamoDBModel:
         bucket.refill(now)
         return bucket
 
+    def _held(self, item: str, now: float) -> bool:
+        began = self._held_from.get(item)
+        return began is not None and abs(now - began) < self.values.ddb_transact_hold_ms / 1000
+
     def get(self, now: float, item: str, units: float = 1.0) -> float:
         self.requests["GetItem"] += 1
         bucket = self._bucket(self._reads, item, self.values.ddb_item_rcu_per_s, now)
@@ -65,7 +71,7 @@ class DynamoDBModel:
 
     def update(self, now: float, item: str, units: float) -> float:
         self.requests["UpdateItem"] += 1
-        if self._held_until.get(item, -1.0) > now:
+        if self._held(item, now):
             # A write on an item inside an ongoing transaction is refused too (TransactionConflictException).
             self.conflicts += 1
             raise TransactionConflict(item)
@@ -80,7 +86,7 @@ class DynamoDBModel:
     def transact(self, now: float, items: list[tuple[str, float]]) -> float:
         """TransactWriteItems over (item, write units before doubling): transactional writes cost twice."""
         self.requests["TransactWriteItems"] += 1
-        if any(self._held_until.get(item, -1.0) > now for item, _ in items):
+        if any(self._held(item, now) for item, _ in items):
             self.conflicts += 1
             raise TransactionConflict(items[0][0])
         buckets = [(self._bucket(self._writes, item, self.values.ddb_item_wcu_per_s, now), 2 * units)
@@ -91,10 +97,9 @@ class DynamoDBModel:
         for bucket, units in buckets:
             bucket.tokens -= units
             self.write_units += units
-        hold = self.values.ddb_transact_hold_ms / 1000
         for item, _ in items:
             if not item.startswith(UNCONTENDED):
-                self._held_until[item] = now + hold
+                self._held_from[item] = now
         return lognormal(self.rng, self.values.ddb_transact_median_ms, 4 * self.values.ddb_transact_median_ms) / 1000
 
 
@@ -134,13 +139,22 @@ class Queue:
         self.in_flight = 0
         self.on_dead_letter = on_dead_letter
 
-    def send(self, bodies: list[Any], *, kib_each: float = 1.0) -> float:
-        """SendMessageBatch of up to 10 messages (or SendMessage of one); returns the call's latency."""
+    def send(self, bodies: list[Any], *, kib_each: float = 1.0, delay: float = 0.0) -> float:
+        """SendMessageBatch of up to 10 messages (or SendMessage of one), visible after ``delay``; returns the
+        call's latency."""
         self.stats.send_calls += 1
         self.stats.sent += len(bodies)
         self.stats.billed_requests += max(1, int(-(-len(bodies) * kib_each // 64)))
-        for body in bodies:
-            self.visible.put(Message(body))
+        if delay > 0:
+            def appear() -> Generator[Any, Any, None]:
+                yield delay
+                for body in bodies:
+                    self.visible.put(Message(body))
+
+            self.sim.start(appear())
+        else:
+            for body in bodies:
+                self.visible.put(Message(body))
         return self.values.sqs_send_median_ms / 1000
 
     def fail(self, message: Message) -> None:

@@ -165,3 +165,33 @@ def test_s5cmd_retries_refused_calls_until_every_key_is_gone() -> None:
     assert result.left == 0
     assert s3.log.slowdowns["DeleteObjects"] > 0
     assert s3.log.requests["DeleteObjects"] - s3.log.slowdowns["DeleteObjects"] == 50
+
+
+def test_dynamodb_model_cancels_a_write_on_an_item_inside_another_transaction() -> None:
+    from bench.scale.services import DynamoDBModel, TransactionConflict
+
+    ddb = DynamoDBModel(Values({"ddb_transact_hold_ms": 10}), random.Random(1))
+    ddb.transact(1.0, [("chunk#1", 1.0), ("task", 2.0)])
+    for attempt in (lambda: ddb.transact(1.005, [("chunk#2", 1.0), ("task", 2.0)]),
+                    lambda: ddb.update(0.995, "task", 2.0)):
+        try:
+            attempt()
+        except TransactionConflict:
+            continue
+        raise AssertionError("a write inside another transaction's hold went through")
+    ddb.get(1.001, "task")
+    ddb.transact(1.02, [("chunk#3", 1.0), ("task", 2.0)])
+    assert ddb.conflicts == 2
+    assert ddb.write_units == 2 * (1 + 2) * 2
+
+
+def test_the_real_engine_purges_a_model_bucket_exactly(monkeypatch) -> None:
+    from bench.scale.engine_drive import drive_engine
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    outcome = drive_engine(3_000, 3, Values({"ddb_transact_hold_ms": 0}))
+    assert outcome["status"] == "completed"
+    assert outcome["left"] == 0
+    assert outcome["counted_deleted"] == 3_000
+    assert outcome["requests"]["s3:DeleteObjects"] == 3
+    assert outcome["failed_messages"] == {}
