@@ -68,7 +68,7 @@ reliability: $(VENV)/.installed $(SAM_VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy layers/eraser/eraser
+	$(VENV)/bin/mypy layers/eraser/eraser client/eraser_cli
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .

@@ -12,6 +12,8 @@ nothing was sent at all::
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -97,12 +99,61 @@ class FakeEraser:
 
 def task(task_id: str, status: str, *, deleted: int = 0, failed: int = 0, listed: int = 0,
          listing_complete: bool = False, rate: float | None = None, eta: int | None = None,
-         failures: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A ``GET /v1/tasks/{id}`` body (the Mixpeek form the client reads)."""
+         failures: list[dict[str, Any]] | None = None, kind: str = "purge_bucket",
+         plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A ``GET /v1/tasks/{id}`` body (the Mixpeek form the client reads); a dry-run task has ``plan`` once done."""
     fraction = deleted / listed if listed else 0.0
-    return {"task_id": task_id, "task_type": "purge_bucket", "status": status, "bucket_name": "photos",
+    extra = {} if plan is None else {"plan": plan}
+    return {**extra, "task_id": task_id, "task_type": kind, "status": status, "bucket_name": "photos",
             "counts": {"deleted": deleted, "failed": failed, "versions_listed": listed, "bytes_freed": deleted * 10},
             "progress": {"objects_deleted": deleted, "objects_failed": failed, "versions_listed": listed,
                          "listing_complete": listing_complete, "fraction": fraction, "rate_per_second": rate,
                          "estimated_seconds_remaining": eta},
             "failures": failures or []}
+
+
+def plan(*, complete: bool = True) -> dict[str, Any]:
+    """A dry run's plan as docs/dry-run.md shows it: counts, what would be left and why, outcomes, a sample."""
+    return {
+        "complete": complete,
+        "would_delete": {"objects": 12, "versions": 20, "delete_markers": 3, "multipart_uploads": 1, "bytes": 52428},
+        "would_leave": {"object_lock_retention": 1, "legal_hold": 2, "newer_than_request": 0,
+                        "newer_than_trash_retention": 0, "bucket": False},
+        "outcomes": {"deleted": 22, "delete_marker_created": 0, "already_absent": 1, "blocked_by_retention": 3},
+        "sample": [{"key": "a/b.txt", "version_id": "3HL4kqtJ", "outcome": "blocked_by_retention",
+                    "reason": "legal_hold"},
+                   {"key": "gone.txt", "version_id": None, "outcome": "already_absent", "reason": None}],
+    }
+
+
+def receipt_line(key: str, outcome: str) -> dict[str, Any]:
+    return {"bucket": "photos", "key": key, "version_id": f"v-{key}", "size": 10, "etag": '"e"', "outcome": outcome,
+            "chunk": 0, "time": "2026-12-07T12:00:00+00:00"}
+
+
+def script_receipt(server: FakeEraser, task_id: str, parts: list[list[str]], *,
+                   wrong_sha256_part: int | None = None) -> dict[str, Any]:
+    """Script ``GET /v1/tasks/{task_id}/receipt`` (the shared receipt contract) and each part, gzip JSON Lines with
+    one line per outcome given, served by the fake server itself at a pre-signed-looking URL. Part
+    ``wrong_sha256_part`` is listed with a SHA-256 that is not its own. Returns the receipt."""
+    listed = []
+    for number, outcomes in enumerate(parts):
+        key = f"receipts/{task_id}/parts/{number:08d}.jsonl.gz"
+        lines = "".join(json.dumps(receipt_line(f"k{number}-{index}", outcome)) + "\n"
+                        for index, outcome in enumerate(outcomes))
+        content = gzip.compress(lines.encode("utf-8"), mtime=0)
+        digest = hashlib.sha256(content if number != wrong_sha256_part else content + b"tampered").hexdigest()
+        server.script("GET", f"/presigned/{key}", 200, raw=content, headers={"Content-Type": "application/gzip"})
+        listed.append({"key": key, "sha256": digest, "lines": len(outcomes),
+                       "url": f"{server.url}/presigned/{key}?X-Amz-Expires=3600&X-Amz-Signature=abc123"})
+    counts: dict[str, int] = {}
+    for outcomes in parts:
+        for outcome in outcomes:
+            counts[outcome] = counts.get(outcome, 0) + 1
+    summary = {"task_id": task_id, "kind": "purge_bucket", "status": "completed",
+               "counts": {"outcomes": counts, "bytes": 10 * sum(counts.values()), "lines": sum(counts.values())},
+               "parts": [{name: part[name] for name in ("key", "sha256", "lines")} for part in listed]}
+    receipt = {"task_id": task_id, "summary": summary, "summary_url": f"{server.url}/presigned/summary.json",
+               "parts": listed, "expires_in": 3600}
+    server.script("GET", f"/v1/tasks/{task_id}/receipt", 200, receipt)
+    return receipt

@@ -59,6 +59,7 @@ class ApiError(Exception):
     message: str
     body: Any = field(default=None, repr=False)
     retry_after: int | None = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
@@ -92,7 +93,7 @@ def error_from(answer: Answer) -> ApiError:
             code, message = root.findtext("Code") or code, root.findtext("Message") or ""
         except ElementTree.ParseError:
             pass
-    return ApiError(answer.status, code, message, body, answer.retry_after)
+    return ApiError(answer.status, code, message, body, answer.retry_after, answer.headers)
 
 
 class Eraser:
@@ -131,29 +132,34 @@ class Eraser:
         return answer.json()
 
     # --- routes ------------------------------------------------------------------------------------------------------
-    def bulk_delete(self, bucket: str, keys: list[str], paths: list[str]) -> Answer:
-        answer = self.send("DELETE", "/v1/storage/objects", query={"bucket": bucket},
+    # A dry run (docs/dry-run.md) is the same request with ``dry_run=true`` (the S3 family: the header
+    # ``x-eraser-dry-run: true``); it answers 200 with a plan, or 202 with a task of kind ``dry_run``.
+    def bulk_delete(self, bucket: str, keys: list[str], paths: list[str], *, dry_run: bool = False) -> Answer:
+        answer = self.send("DELETE", "/v1/storage/objects", query={"bucket": bucket, **_dry_run_query(dry_run)},
                            body={"object_keys": keys, "path": paths},
                            headers={"Idempotency-Key": new_idempotency_key()})
         self._json(answer, 200, 202)
         return answer
 
-    def purge(self, bucket: str) -> Answer:
-        answer = self.send("DELETE", f"/storage/obj/{_segment(bucket)}/purge",
+    def purge(self, bucket: str, *, dry_run: bool = False) -> Answer:
+        answer = self.send("DELETE", f"/storage/obj/{_segment(bucket)}/purge", query=_dry_run_query(dry_run),
                            headers={"Idempotency-Key": new_idempotency_key()}, resend_on_drop=True)
-        self._json(answer, 200)
+        self._json(answer, *_accepted(dry_run))
         return answer
 
-    def delete_bucket(self, bucket: str) -> Answer:
-        answer = self.send("DELETE", f"/v1/buckets/{_segment(bucket)}",
+    def delete_bucket(self, bucket: str, *, dry_run: bool = False) -> Answer:
+        answer = self.send("DELETE", f"/v1/buckets/{_segment(bucket)}", query=_dry_run_query(dry_run),
                            headers={"Idempotency-Key": new_idempotency_key()}, resend_on_drop=True)
-        self._json(answer, 200)
+        self._json(answer, *_accepted(dry_run))
         return answer
 
     def task(self, task_id: str) -> Answer:
         answer = self.send("GET", f"/v1/tasks/{_segment(task_id)}", resend_on_drop=True)
         self._json(answer, 200)
         return answer
+
+    def receipt(self, task_id: str) -> Any:
+        return self._json(self.send("GET", f"/v1/tasks/{_segment(task_id)}/receipt", resend_on_drop=True), 200)
 
     def cancel(self, task_id: str) -> Any:
         return self._json(self.send("POST", f"/v1/tasks/{_segment(task_id)}/cancel"), 200, 202)
@@ -169,18 +175,49 @@ class Eraser:
     def restore(self, bucket: str, keys: list[str]) -> Any:
         return self._json(self.send("POST", "/v1/trash/restore", body={"bucket": bucket, "keys": keys}), 200)
 
-    def purge_all_trash(self, organization: dict[str, str]) -> Any:
+    def purge_all_trash(self, organization: dict[str, str], *, dry_run: bool = False) -> Answer:
         # The server does not honour Idempotency-Key on this route yet, so no resend: a resend could start a second.
-        return self._json(self.send("POST", "/organizations/organization/trash_objects/purge_all",
-                                    body={"organization": organization},
-                                    headers={"Idempotency-Key": new_idempotency_key()}), 200)
+        answer = self.send("POST", "/organizations/organization/trash_objects/purge_all",
+                           query=_dry_run_query(dry_run), body={"organization": organization},
+                           headers={"Idempotency-Key": new_idempotency_key()})
+        self._json(answer, *_accepted(dry_run))
+        return answer
 
-    def s3_delete(self, bucket: str, key: str, version_id: str | None) -> Answer:
+    def s3_delete(self, bucket: str, key: str, version_id: str | None, *, dry_run: bool = False) -> Answer:
         path = f"/s3/{_segment(bucket)}/{urllib.parse.quote(key, safe='/')}"
-        answer = self.send("DELETE", path, query={"versionId": version_id} if version_id else None)
+        answer = self.send("DELETE", path, query={"versionId": version_id} if version_id else None,
+                           headers={DRY_RUN_HEADER: "true"} if dry_run else None)
         if answer.status != 204:
             raise error_from(answer)
         return answer
+
+    def download(self, url: str) -> bytes:
+        """A pre-signed URL (a receipt's part): a plain GET without the key, which belongs to the API alone and the
+        URL may name another host (S3). A relative URL is read against the API's base URL."""
+        absolute = urllib.parse.urljoin(self.settings.url + "/", url)
+        request = urllib.request.Request(absolute, headers={"User-Agent": USER_AGENT})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+                return bytes(response.read())
+        except urllib.error.HTTPError as error:
+            raise error_from(Answer(error.code, {k.lower(): v for k, v in error.headers.items()},
+                                    error.read())) from None
+        except (urllib.error.URLError, OSError) as error:
+            host = urllib.parse.urlsplit(absolute).netloc
+            raise Unreachable(f"cannot reach {host}: {getattr(error, 'reason', error)}") from None
+
+
+DRY_RUN_HEADER = "x-eraser-dry-run"
+OUTCOME_HEADER = "x-eraser-outcome"
+
+
+def _dry_run_query(dry_run: bool) -> dict[str, str]:
+    return {"dry_run": "true"} if dry_run else {}
+
+
+def _accepted(dry_run: bool) -> tuple[int, ...]:
+    # These routes answer a real deletion's task with 200; a dry run too long for the request is a 202 task.
+    return (200, 202) if dry_run else (200,)
 
 
 def _segment(value: str) -> str:

@@ -6,11 +6,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from eraser_cli import config
-from eraser_cli.api import Answer, ApiError, Eraser, Unreachable
-from eraser_cli.output import emit, note, table, task_summary
+from eraser_cli import config, receipt
+from eraser_cli.api import DRY_RUN_HEADER, OUTCOME_HEADER, Answer, ApiError, Eraser, Unreachable
+from eraser_cli.output import emit, note, plan_summary, receipt_summary, table, task_summary
 from eraser_cli.waiting import Outcome, StoppedWaiting, outcome_of, stderr_display, wait_for
 
 EXIT_DONE = 0
@@ -37,15 +38,19 @@ The key is sent in X-Api-Key only and never printed.
 
 destructive commands (rm, purge, delete-bucket, trash purge-all, s3 rm) ask for confirmation on a terminal; with
 stdin not a terminal they refuse unless --yes. purge, delete-bucket and trash purge-all wait with a progress line
-on a terminal (--no-wait to return at once); Ctrl+C stops waiting, the task goes on. --dry-run and
-`task receipt` are refused (exit 2, nothing sent) until the API offers dry runs and receipts.
+on a terminal (--no-wait to return at once); Ctrl+C stops waiting, the task goes on.
+--dry-run deletes nothing and asks nothing: it prints the server's plan (what would be deleted, what would be left
+and why, the would-be outcome per key, a sample); a plan too big for one request is a task, waited for like a purge.
+`task receipt TASK` downloads the finished task's receipt, checks every part's SHA-256 and counts the outcomes
+(--download DIR keeps the parts).
 
 exit codes:
-  0  done
-  1  refused or failed (nothing confirmed, a 4xx answer, a failed or cancelled task)
+  0  done (a dry run: the plan was shown)
+  1  refused or failed (nothing confirmed, a 4xx answer, a failed or cancelled task, a receipt part that does not
+     verify, a dry run the server answered as a real request)
   2  usage (bad arguments, no configuration)
   3  finished with some keys not deleted (partial)
-  4  still running (not waiting, or stopped waiting)
+  4  still running (not waiting, or stopped waiting; a receipt asked for before the task finished)
   5  cannot reach or authenticate (no answer, 401, 403 on credentials or scope)
 """
 
@@ -76,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = options(defaults=False)
 
     def dry_run(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--dry-run", action="store_true", help="show the plan only (not offered by the server yet)")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="delete nothing: show what would be deleted, what would be left and why")
 
     def waiting(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--wait", dest="wait", action="store_true", default=None,
@@ -124,9 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     task = commands.add_parser("task", help="show, wait for or cancel a task").add_subparsers(
         dest="task_command", required=True, metavar="ACTION")
     for name, text in (("show", "a task's status and counts"), ("wait", "wait for a task with a progress line"),
-                       ("cancel", "stop a task at the next batch boundary"),
-                       ("receipt", "download and verify a task's receipt (not offered by the server yet)")):
+                       ("cancel", "stop a task at the next batch boundary")):
         task.add_parser(name, parents=[common], help=text).add_argument("task_id", metavar="TASK")
+    task_receipt = task.add_parser("receipt", parents=[common],
+                                   help="download a finished task's receipt, verify its parts (SHA-256), count them")
+    task_receipt.add_argument("task_id", metavar="TASK")
+    task_receipt.add_argument("--download", metavar="DIR", help="also write the verified parts into DIR")
 
     s3 = commands.add_parser("s3", help="the S3-compatible endpoint").add_subparsers(
         dest="s3_command", required=True, metavar="ACTION")
@@ -140,8 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- confirmation ----------------------------------------------------------------------------------------------------
 def confirm(args: argparse.Namespace, question: str, *, typed: str | None = None) -> None:
-    """Ask on a terminal; refuse when nobody can be asked. ``typed``: the answer must be this word, not just y."""
-    if args.yes:
+    """Ask on a terminal; refuse when nobody can be asked. ``typed``: the answer must be this word, not just y.
+    A dry run deletes nothing, so nothing is asked."""
+    if args.yes or getattr(args, "dry_run", False):
         return
     if not sys.stdin.isatty():
         raise Refused("stdin is not a terminal: pass --yes to confirm")
@@ -166,7 +176,8 @@ def _connection_prefix(args: argparse.Namespace) -> str:
     return "eraser"
 
 
-def _finish_task(api: Eraser, args: argparse.Namespace, task_id: str, accepted: Answer, label: str) -> int:
+def _finish_task(api: Eraser, args: argparse.Namespace, task_id: str, accepted: Answer, label: str,
+                 *, dry_run_of: str | None = None) -> int:
     """After a task-creating request: wait for the task, or report it as it is now."""
     if _should_wait(args):
         note(f"{label}: task {task_id}")
@@ -178,15 +189,26 @@ def _finish_task(api: Eraser, args: argparse.Namespace, task_id: str, accepted: 
             note(f"\nStopped waiting; task {task_id} goes on.\n"
                  f"  resume waiting: {prefix} task wait {task_id}\n"
                  f"  cancel it:      {prefix} task cancel {task_id}")
-            return _report_task(args, outcome_of(api.task(task_id).json()))
+            return _report_task(args, outcome_of(api.task(task_id).json()), dry_run_of=dry_run_of)
     else:
         outcome = outcome_of(api.task(task_id).json())
-    return _report_task(args, outcome)
+    return _report_task(args, outcome, dry_run_of=dry_run_of)
 
 
-def _report_task(args: argparse.Namespace, outcome: Outcome) -> int:
-    code = EXIT_BY_STATE[outcome.state]
+def _report_task(args: argparse.Namespace, outcome: Outcome, *, dry_run_of: str | None = None) -> int:
+    """A task as it is now; a completed dry-run task as its plan. ``dry_run_of``: the task answers a dry-run request,
+    so anything but a dry-run task means the server did not take the request as one."""
     task_id = outcome.task.get("task_id")
+    kind = outcome.task.get("task_type")
+    if dry_run_of is not None and kind != DRY_RUN_TASK:
+        raise NotADryRun(f"the server answered the dry run with a {kind} task ({task_id}), not a dry-run task; "
+                         f"it may not offer dry runs: see `{_connection_prefix(args)} task show {task_id}`")
+    if kind == DRY_RUN_TASK and outcome.state == "done":
+        plan = outcome.task.get("plan")
+        if not isinstance(plan, dict):
+            raise NotADryRun(f"dry-run task {task_id} completed without a plan")
+        return _emit_plan(args, dry_run_of or f"task {task_id}", plan, task_id=task_id, task=outcome.task)
+    code = EXIT_BY_STATE[outcome.state]
     human = task_summary(outcome.task)
     if outcome.state == "running":
         human += f"\n\nstill running: {_connection_prefix(args)} task wait {task_id}"
@@ -201,13 +223,66 @@ def _command_name(args: argparse.Namespace) -> str:
     return f"{args.command} {sub}" if sub else str(args.command)
 
 
+DRY_RUN_TASK = "dry_run"
+
+
+class NotADryRun(Exception):
+    """A dry-run request was answered as a real one (a server without dry runs): it may have deleted (exit 1)."""
+
+
+def _plan_of(body: Any) -> dict[str, Any] | None:
+    # A family's usual body plus dry_run and plan; Seahorse's usual body is its data envelope.
+    for holder in (body, body.get("data")) if isinstance(body, dict) else ():
+        plan = holder.get("plan") if isinstance(holder, dict) else None
+        if isinstance(plan, dict):
+            return plan
+    return None
+
+
+def _task_id_of(body: Any) -> str | None:
+    """The task of a family's task answer: quiva and Katapult ``task.id``, Mixpeek ``task_id``, Seahorse
+    ``data.task.id``."""
+    for holder in (body, body.get("data")) if isinstance(body, dict) else ():
+        if not isinstance(holder, dict):
+            continue
+        if isinstance(holder.get("task_id"), str):
+            return str(holder["task_id"])
+        task = holder.get("task")
+        if isinstance(task, dict) and isinstance(task.get("id"), str):
+            return str(task["id"])
+    return None
+
+
+def _report_dry_run(api: Eraser, args: argparse.Namespace, answer: Answer, what: str) -> int:
+    """A JSON family's answer to a dry run: a plan now (200), or a dry-run task to wait for (202)."""
+    body = answer.json()
+    plan = _plan_of(body)
+    if plan is not None:
+        return _emit_plan(args, what, plan, task_id=None, answer=body)
+    task_id = _task_id_of(body)
+    if answer.status == 202 and task_id:
+        return _finish_task(api, args, task_id, answer, f"dry run of {what}", dry_run_of=what)
+    started = f" and named task {task_id}: see `{_connection_prefix(args)} task show {task_id}`" if task_id else ""
+    raise NotADryRun(f"the server answered the dry run with {answer.status} and no plan{started}; "
+                     "it may not offer dry runs")
+
+
+def _emit_plan(args: argparse.Namespace, what: str, plan: dict[str, Any], **extra: Any) -> int:
+    human = f"Dry run of {what}: nothing was deleted.\n\n" + plan_summary(plan)
+    emit({"command": _command_name(args), "outcome": "done", "exit_code": EXIT_DONE, "dry_run": True, "plan": plan,
+          **extra}, human, as_json=args.json)
+    return EXIT_DONE
+
+
 def run_rm(api: Eraser, args: argparse.Namespace) -> int:
     if not args.keys and not args.path:
         raise UsageError("name at least one KEY or --path PREFIX")
     what = ", ".join([*args.keys[:3], *(f"{path} (folder)" for path in args.path[:3])])
     more = len(args.keys) + len(args.path) - min(len(args.keys), 3) - min(len(args.path), 3)
     confirm(args, f"Delete {what}{f' and {more} more' if more else ''} from bucket {args.bucket!r}?")
-    answer = api.bulk_delete(args.bucket, args.keys, args.path)
+    answer = api.bulk_delete(args.bucket, args.keys, args.path, dry_run=args.dry_run)
+    if args.dry_run:
+        return _report_dry_run(api, args, answer, f"rm of {what} from bucket {args.bucket!r}")
     data = answer.json()["data"]
     if answer.status == 202:
         return _finish_task(api, args, data["task"]["id"], answer, f"rm from {args.bucket} is a background task")
@@ -228,13 +303,17 @@ def run_rm(api: Eraser, args: argparse.Namespace) -> int:
 def run_purge(api: Eraser, args: argparse.Namespace) -> int:
     confirm(args, f"Purge every object, version and delete marker of bucket {args.bucket!r} (the bucket stays)?",
             typed=args.bucket)
-    answer = api.purge(args.bucket)
+    answer = api.purge(args.bucket, dry_run=args.dry_run)
+    if args.dry_run:
+        return _report_dry_run(api, args, answer, f"purge of bucket {args.bucket!r}")
     return _finish_task(api, args, answer.json()["task"]["id"], answer, f"purge of {args.bucket}")
 
 
 def run_delete_bucket(api: Eraser, args: argparse.Namespace) -> int:
     confirm(args, f"Delete bucket {args.bucket!r} and everything in it?", typed=args.bucket)
-    answer = api.delete_bucket(args.bucket)
+    answer = api.delete_bucket(args.bucket, dry_run=args.dry_run)
+    if args.dry_run:
+        return _report_dry_run(api, args, answer, f"deletion of bucket {args.bucket!r}")
     return _finish_task(api, args, answer.json()["task_id"], answer, f"deletion of bucket {args.bucket}")
 
 
@@ -263,9 +342,12 @@ def run_trash(api: Eraser, args: argparse.Namespace) -> int:
               "restored": result.get("restored") or [], "errors": errors}, human, as_json=args.json)
         return EXIT_BY_STATE[state]
     organization = _organization(api, args)
-    confirm(args, f"Purge the whole trash of organization {next(iter(organization.values()))!r}?")
-    body = api.purge_all_trash(organization)
-    return _finish_task(api, args, body["task"]["id"], Answer(200, {}, b""), "trash purge-all")
+    name = next(iter(organization.values()))
+    confirm(args, f"Purge the whole trash of organization {name!r}?")
+    answer = api.purge_all_trash(organization, dry_run=args.dry_run)
+    if args.dry_run:
+        return _report_dry_run(api, args, answer, f"trash purge-all of organization {name!r}")
+    return _finish_task(api, args, answer.json()["task"]["id"], answer, "trash purge-all")
 
 
 def _organization(api: Eraser, args: argparse.Namespace) -> dict[str, str]:
@@ -287,11 +369,39 @@ def run_task(api: Eraser, args: argparse.Namespace) -> int:
     if args.task_command == "wait":
         args.wait = True
         return _finish_task(api, args, args.task_id, Answer(200, {}, b""), "waiting")
+    if args.task_command == "receipt":
+        return run_receipt(api, args)
     return _report_task(args, outcome_of(api.task(args.task_id).json()))
+
+
+def run_receipt(api: Eraser, args: argparse.Namespace) -> int:
+    try:
+        document = api.receipt(args.task_id)
+    except ApiError as error:
+        if error.status != 409:
+            raise
+        # 409 task_running: the receipt is written when the task finishes.
+        human = (f"Task {args.task_id} is still running; its receipt is written when it finishes.\n\n"
+                 f"still running: {_connection_prefix(args)} task wait {args.task_id}")
+        emit({"command": "task receipt", "outcome": "running", "exit_code": EXIT_RUNNING, "task_id": args.task_id,
+              "error": {"status": error.status, "code": error.code, "message": error.message}}, human,
+             as_json=args.json)
+        return EXIT_RUNNING
+    download_to = Path(args.download) if args.download else None
+    verified = receipt.verify(api, document, download_to)
+    human = receipt_summary(verified.task_id, len(verified.parts), verified.lines, dict(verified.counts.most_common()))
+    if download_to is not None:
+        human += f"\n\nparts written to {download_to}"
+    emit({"command": "task receipt", "outcome": "done", "exit_code": EXIT_DONE, "task_id": verified.task_id,
+          "parts": verified.parts, "counts": dict(verified.counts), "lines": verified.lines}, human,
+         as_json=args.json)
+    return EXIT_DONE
 
 
 def run_s3(api: Eraser, args: argparse.Namespace) -> int:
     target = f"{args.key!r}" + (f" version {args.version_id}" if args.version_id else "")
+    if args.dry_run:
+        return _s3_dry_run(api, args, target)
     confirm(args, f"Delete {target} from bucket {args.bucket!r}"
             f"{' permanently' if args.version_id else ''}?")
     answer = api.s3_delete(args.bucket, args.key, args.version_id)
@@ -301,6 +411,33 @@ def run_s3(api: Eraser, args: argparse.Namespace) -> int:
         f" (delete marker {version})" if marker and version else f" (version {version})" if version else "") + "."
     emit({"command": "s3 rm", "outcome": "done", "exit_code": EXIT_DONE, "bucket": args.bucket, "key": args.key,
           "version_id": version, "delete_marker": marker}, human, as_json=args.json)
+    return EXIT_DONE
+
+
+def _s3_dry_run(api: Eraser, args: argparse.Namespace, target: str) -> int:
+    """S3's syntax kept: the answer the real DeleteObject would give (204, or S3's error), marked
+    ``x-eraser-dry-run: true``, with the would-be outcome in ``x-eraser-outcome``."""
+    error: dict[str, Any] | None = None
+    try:
+        answer = api.s3_delete(args.bucket, args.key, args.version_id, dry_run=True)
+    except ApiError as refused:
+        # The error the real request would meet (an Object Lock AccessDenied) carries the outcome; any other error
+        # (credentials, a missing bucket) is the dry run's own and reads as usual.
+        if refused.headers.get(DRY_RUN_HEADER) != "true" or not refused.headers.get(OUTCOME_HEADER):
+            raise
+        outcome: str | None = refused.headers[OUTCOME_HEADER]
+        error = {"status": refused.status, "code": refused.code, "message": refused.message}
+    else:
+        if answer.header(DRY_RUN_HEADER) != "true":
+            raise NotADryRun(f"the server answered the dry run with {answer.status} without {DRY_RUN_HEADER}: it "
+                             f"may not offer dry runs, and {target} may have been deleted")
+        outcome = answer.header(OUTCOME_HEADER)
+    refusal = f" (S3 would answer {error['status']} {error['code']}: {error['message']})" if error else ""
+    human = (f"Dry run: deleting {target} from bucket {args.bucket!r} would end in {outcome}{refusal}; "
+             "nothing was deleted.")
+    emit({"command": "s3 rm", "outcome": "done", "exit_code": EXIT_DONE, "dry_run": True, "bucket": args.bucket,
+          "key": args.key, "version_id": args.version_id, "would_be_outcome": outcome, "error": error}, human,
+         as_json=args.json)
     return EXIT_DONE
 
 
@@ -322,18 +459,9 @@ def _fail(args: argparse.Namespace, code: int, outcome: str, message: str, error
     return code
 
 
-# Dry runs and receipts are promised by the API's next version; until it answers them, the command says so rather
-# than sending the real deletion or a request the server would refuse.
-NOT_OFFERED_YET = "the Eraser API does not offer {} yet; nothing was sent"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "dry_run", False):
-        return _fail(args, EXIT_USAGE, "usage", "--dry-run: " + NOT_OFFERED_YET.format("dry runs"))
-    if getattr(args, "task_command", None) == "receipt":
-        return _fail(args, EXIT_USAGE, "usage", "task receipt: " + NOT_OFFERED_YET.format("receipts"))
     try:
         settings = config.resolve(url=args.url, api_key=args.api_key, local=args.local, profile=args.profile,
                                   environ=dict(os.environ))
@@ -342,6 +470,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, EXIT_USAGE, "usage", str(error))
     except Refused as error:
         return _fail(args, EXIT_REFUSED, "refused", f"refused: {error}")
+    except NotADryRun as error:
+        return _fail(args, EXIT_REFUSED, "failed", f"not a dry run: {error}")
+    except receipt.ReceiptFailed as error:
+        return _fail(args, EXIT_REFUSED, "failed", f"receipt: {error}")
     except Unreachable as error:
         return _fail(args, EXIT_UNREACHABLE, "unreachable", str(error))
     except ApiError as error:

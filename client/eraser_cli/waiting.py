@@ -52,7 +52,9 @@ def progress_line(task: dict[str, Any]) -> str:
     of = f"{listed:,}" + ("" if progress.get("listing_complete") else "+ listed so far")
     rate = progress.get("rate_per_second")
     eta = progress.get("estimated_seconds_remaining")
-    return (f"[{bar}] {fraction * 100:5.1f}%  {deleted:,} deleted of {of}  "
+    # A dry-run task lists and plans; saying "0 deleted" there would read as a deletion that is not happening.
+    done = "dry run:" if task.get("task_type") == "dry_run" else f"{deleted:,} deleted of"
+    return (f"[{bar}] {fraction * 100:5.1f}%  {done} {of}  "
             f"{f'{rate:,.0f}/s' if rate is not None else '-/s'}  ETA {_duration(eta)}  {failed:,} failed  "
             f"{task.get('status', '?')}")
 

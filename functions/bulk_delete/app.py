@@ -10,9 +10,7 @@ from eraser.api import seahorse
 from eraser.api.http import build_resolver, headers_of, parse_json_body, validate
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.ratelimit import LimitedOperation, enforce_rate_limit
-from eraser.storage.bulk import BulkDeleteQuery, BulkDeleteRequest, bulk_delete
-from eraser.storage.retries import Deadline
+from eraser.operations.objects import BulkDeleteQuery, BulkDeleteRequest, Deadline, bulk_delete
 
 app = build_resolver(seahorse.error_response)
 
@@ -24,9 +22,7 @@ def delete_objects() -> Response:
     principal = authenticate(headers_of(event), Scope.OBJECTS_DELETE)
     query = validate(BulkDeleteQuery, event.query_string_parameters or {}, location="query")
     request = parse_json_body(event, BulkDeleteRequest)
-    result = bulk_delete(principal.organization, query.bucket, request, requested_by=principal.subject,
-                         before_task=lambda: enforce_rate_limit(LimitedOperation.BULK_DELETE_TASK, principal),
-                         deadline=Deadline.of(app.lambda_context))
+    result = bulk_delete(principal, query.bucket, request, deadline=Deadline.of(app.lambda_context))
     return seahorse.bulk_delete_response(result)
 
 

@@ -10,7 +10,7 @@ from eraser.api import mixpeek
 from eraser.api.http import build_resolver, headers_of
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.tasks.service import cancel
+from eraser.operations.tasks import cancel_task as cancel
 
 app = build_resolver(mixpeek.error_response)
 
@@ -18,8 +18,8 @@ app = build_resolver(mixpeek.error_response)
 @app.post("/v1/tasks/<task_id>/cancel")
 def cancel_task(task_id: str) -> Response:
     principal = authenticate(headers_of(app.current_event), Scope.TASKS_CANCEL)
-    task, failures = cancel(principal, task_id)
-    return mixpeek.task_response(task, failures)
+    report = cancel(principal, task_id)
+    return mixpeek.task_response(report.task, report.failures)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

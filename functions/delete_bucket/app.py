@@ -11,8 +11,7 @@ from eraser.api import mixpeek
 from eraser.api.http import build_resolver, headers_of, refuse_all_but_the_path
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.ratelimit import LimitedOperation, enforce_rate_limit
-from eraser.tasks.service import submit_bucket_deletion
+from eraser.operations.buckets import submit_bucket_deletion
 
 app = build_resolver(mixpeek.error_response)
 
@@ -22,7 +21,6 @@ def delete_bucket(bucket_identifier: str) -> Response:
     headers = headers_of(app.current_event)
     principal = authenticate(headers, Scope.BUCKETS_DELETE)
     refuse_all_but_the_path(app.current_event)
-    enforce_rate_limit(LimitedOperation.DELETE_BUCKET, principal)
     task = submit_bucket_deletion(principal, bucket_identifier, idempotency_key=headers.get("idempotency-key"),
                                   lambda_context=app.lambda_context)
     return mixpeek.bucket_deletion_response(task)

@@ -11,8 +11,7 @@ from eraser.api.http import build_resolver, headers_of
 from eraser.api.s3request import authenticate_s3, delete_object_request, ensure_delete_object
 from eraser.auth import Scope
 from eraser.observability import logger, metrics, tracer
-from eraser.storage.objects import delete_object
-from eraser.storage.retries import Deadline
+from eraser.operations.objects import Deadline, delete_object
 
 app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 

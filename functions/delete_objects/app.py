@@ -12,8 +12,7 @@ from eraser.api.s3body import read_delete_document
 from eraser.api.s3request import DELETE_OBJECTS, authenticate_s3, delete_objects_request, ensure_operation
 from eraser.auth import Scope
 from eraser.observability import logger, metrics, tracer
-from eraser.storage.delete_objects import delete_objects
-from eraser.storage.retries import Deadline
+from eraser.operations.objects import Deadline, delete_objects
 
 app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 

@@ -10,7 +10,7 @@ from eraser.api import mixpeek
 from eraser.api.http import build_resolver, headers_of
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.tasks.service import read_task
+from eraser.operations.tasks import read_task
 
 app = build_resolver(mixpeek.error_response)
 
@@ -18,8 +18,8 @@ app = build_resolver(mixpeek.error_response)
 @app.get("/v1/tasks/<task_id>")
 def get_task(task_id: str) -> Response:
     principal = authenticate(headers_of(app.current_event), Scope.TASKS_READ)
-    task, failures = read_task(principal, task_id)
-    return mixpeek.task_response(task, failures)
+    report = read_task(principal, task_id)
+    return mixpeek.task_response(report.task, report.failures)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -10,7 +10,7 @@ from eraser.api import katapult
 from eraser.api.http import build_resolver, headers_of
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.tasks import find_task
+from eraser.operations.tasks import read_task
 
 app = build_resolver(katapult.error_response)
 
@@ -18,7 +18,7 @@ app = build_resolver(katapult.error_response)
 @app.get("/tasks/<task_id>")
 def get_task(task_id: str) -> Response:
     principal = authenticate(headers_of(app.current_event), Scope.TASKS_READ)
-    return katapult.task_response(find_task(principal.organization.id, task_id))
+    return katapult.task_response(read_task(principal, task_id).task)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -12,7 +12,7 @@ from eraser.api.s3request import HEAD_BUCKET, authenticate_s3, ensure_operation
 from eraser.auth import Scope
 from eraser.config import settings
 from eraser.observability import logger, metrics, tracer
-from eraser.storage.browse import head_bucket
+from eraser.operations.objects import head_bucket
 
 app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 

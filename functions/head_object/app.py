@@ -11,7 +11,7 @@ from eraser.api.http import build_resolver
 from eraser.api.s3request import HEAD_OBJECT, VERSION_ID, authenticate_s3, ensure_operation
 from eraser.auth import Scope
 from eraser.observability import logger, metrics, tracer
-from eraser.storage.browse import head_object
+from eraser.operations.objects import head_object
 
 app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 

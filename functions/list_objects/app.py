@@ -20,7 +20,7 @@ from eraser.api.s3request import (
 from eraser.auth import Scope
 from eraser.config import settings
 from eraser.observability import logger, metrics, tracer
-from eraser.storage.browse import ListObjectsQuery, ListVersionsQuery, head_bucket, list_objects, list_versions
+from eraser.operations.objects import ListObjectsQuery, ListVersionsQuery, head_bucket, list_objects, list_versions
 
 app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 

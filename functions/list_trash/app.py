@@ -10,8 +10,7 @@ from eraser.api import trash as trash_api
 from eraser.api.http import build_resolver, headers_of, validate
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.tenancy import TenancyRepository
-from eraser.trash import list_trash
+from eraser.operations.trash import TrashListQuery, list_trash
 
 app = build_resolver(trash_api.error_response)
 
@@ -20,9 +19,8 @@ app = build_resolver(trash_api.error_response)
 def list_bucket_trash() -> Response:
     event = app.current_event
     principal = authenticate(headers_of(event), Scope.TRASH_READ)
-    query = validate(trash_api.TrashListQuery, event.query_string_parameters or {}, location="query")
-    bucket = TenancyRepository().find_bucket(principal.organization.id, query.bucket)
-    page = list_trash(bucket, principal.organization.account_id, query.page_token, query.page_size)
+    query = validate(TrashListQuery, event.query_string_parameters or {}, location="query")
+    bucket, page = list_trash(principal, query)
     return trash_api.trash_page_response(bucket, page)
 
 

@@ -10,8 +10,7 @@ from eraser.api import quiva
 from eraser.api.http import build_resolver, headers_of, refuse_all_but_the_path
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.ratelimit import LimitedOperation, enforce_rate_limit
-from eraser.tasks.service import submit_purge
+from eraser.operations.buckets import submit_purge
 
 app = build_resolver(quiva.error_response)
 
@@ -21,7 +20,6 @@ def purge_bucket(bucket: str) -> Response:
     headers = headers_of(app.current_event)
     principal = authenticate(headers, Scope.BUCKETS_PURGE)
     refuse_all_but_the_path(app.current_event)
-    enforce_rate_limit(LimitedOperation.PURGE_BUCKET, principal)
     task = submit_purge(principal, bucket, idempotency_key=headers.get("idempotency-key"),
                         lambda_context=app.lambda_context)
     return quiva.purge_response(task)

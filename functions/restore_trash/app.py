@@ -11,8 +11,7 @@ from eraser.api import trash as trash_api
 from eraser.api.http import build_resolver, headers_of, parse_json_body, refuse_query
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.tenancy import TenancyRepository
-from eraser.trash import RestoreRequest, restore
+from eraser.operations.trash import RestoreRequest, restore
 
 app = build_resolver(trash_api.error_response)
 
@@ -23,8 +22,8 @@ def restore_from_trash() -> Response:
     principal = authenticate(headers_of(event), Scope.TRASH_RESTORE)
     refuse_query(event)
     request = parse_json_body(event, RestoreRequest)
-    bucket = TenancyRepository().find_bucket(principal.organization.id, request.bucket)
-    return trash_api.restore_response(bucket, restore(bucket, principal.organization.account_id, request.keys))
+    bucket, result = restore(principal, request)
+    return trash_api.restore_response(bucket, result)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -11,8 +11,7 @@ from eraser.api import katapult
 from eraser.api.http import build_resolver, headers_of, parse_json_body, refuse_query
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.ratelimit import LimitedOperation, enforce_rate_limit
-from eraser.trash.purge import purge_all_trash
+from eraser.operations.trash import PurgeAllTrashRequest, purge_all_trash
 
 app = build_resolver(katapult.error_response)
 
@@ -22,9 +21,8 @@ def purge_all_trash_objects() -> Response:
     event = app.current_event
     principal = authenticate(headers_of(event), Scope.TRASH_OBJECTS_PURGE)
     refuse_query(event)
-    request = parse_json_body(event, katapult.PurgeAllTrashRequest)
-    enforce_rate_limit(LimitedOperation.PURGE_ALL_TRASH, principal)
-    task = purge_all_trash(principal, request.organization.id, request.organization.sub_domain)
+    request = parse_json_body(event, PurgeAllTrashRequest)
+    task = purge_all_trash(principal, request)
     return katapult.task_response(task)
 
 

@@ -17,8 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from eraser import aws, config
+from eraser.operations.objects import BulkDeleteRequest, plan_deletion
 from eraser.storage import deletion, retries
-from eraser.storage.bulk import BulkDeleteRequest, plan_deletion
 from eraser.storage.deletion import AttemptOutcome, KeyFailure, RetryPolicy, delete_keys
 from eraser.storage.keys import fits_in_xml, folder_prefix, validate_object_key
 from eraser.storage.retries import Deadline

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pexpect
 import pytest
 
-from tests.cli_fake_server import FakeEraser, task
+from tests.cli_fake_server import FakeEraser, plan, task
 
 KEY = "erk_cli_tty_0123456789abcdefSECRET"
 PURGE = "/storage/obj/photos/purge"
@@ -66,6 +66,20 @@ def test_on_a_terminal_purge_asks_for_the_bucket_name_then_waits_with_a_progress
     assert "[######..................]  25.0%" in transcript.getvalue()
     assert "COMPLETED" in transcript.getvalue()
     assert [request.method for request in server.sent()] == ["DELETE", "GET", "GET"]
+
+
+def test_on_a_terminal_a_purge_dry_run_prints_the_plan_table_without_asking(server):
+    server.script("DELETE", PURGE, 200, {"message": "success", "dry_run": True, "plan": plan()})
+    child, transcript = spawn(server, "purge", "photos", "--dry-run")
+
+    child.expect_exact("Dry run of purge of bucket 'photos': nothing was deleted.")
+    child.expect_exact("multipart uploads  1")
+    child.expect_exact("a/b.txt   3HL4kqtJ  blocked_by_retention  legal_hold")
+
+    assert finish(child, transcript) == 0
+    assert "confirm" not in transcript.getvalue()
+    [request] = server.sent()
+    assert request.path == f"{PURGE}?dry_run=true"
 
 
 def test_any_answer_but_the_bucket_name_refuses_and_sends_nothing(server):

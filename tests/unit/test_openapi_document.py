@@ -194,9 +194,9 @@ def test_helper_follows_references_to_shared_responses():
 
 # --- the limits the code enforces are the document's ----------------------------------------------------------------
 def test_the_documents_limits_are_the_codes():
-    from eraser.storage.bulk import MAX_OBJECT_KEYS, MAX_PATHS
+    from eraser.operations.buckets import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
+    from eraser.operations.objects import MAX_OBJECT_KEYS, MAX_PATHS
     from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, MAX_KEY_BYTES
-    from eraser.tasks.service import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
     from eraser.trash import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_RESTORE_KEYS
 
     document = openapi_document()

@@ -158,3 +158,26 @@ def test_delete_bucket_answers_mixpeeks_429_after_ten_deletions_in_a_minute(stac
     assert body["error"]["details"] == {"total_permitted": 10}
     assert response_header(refused, "Retry-After") == "40"
     assert tenant.keys() == []  # the refused request did nothing; the bucket is otherwise untouched by this test
+
+
+def test_only_a_task_creation_is_counted_not_a_replay_or_an_unknown_bucket(stack, tenant, frozen_window, monkeypatch):
+    from eraser import config
+    from tests.support import api_event, invoke, response_json
+
+    monkeypatch.setenv("RATE_LIMIT_DELETE_BUCKET", "1")
+    config.settings.cache_clear()
+
+    def delete_bucket(name: str, key: str | None = None):
+        headers = {**tenant.headers, **({"Idempotency-Key": key} if key else {})}
+        return invoke("delete_bucket", api_event("DELETE", "/v1/buckets/{bucket_identifier}",
+                                                 {"bucket_identifier": name}, headers=headers))
+
+    unknown = delete_bucket("no-such-bucket")
+    first = delete_bucket(tenant.bucket.name, "once")
+    replay = delete_bucket(tenant.bucket.name, "once")
+    another = delete_bucket(tenant.bucket.name, "twice")
+
+    assert [unknown["statusCode"], first["statusCode"], replay["statusCode"]] == [404, 200, 200]
+    assert response_json(replay)["task_id"] == response_json(first)["task_id"]
+    assert another["statusCode"] == 429
+    assert list(_stored_hits(stack).values()) == [1]

@@ -12,8 +12,9 @@ from botocore.stub import Stubber
 from eraser import aws, errors
 from eraser.api.s3request import delete_object_request, parse_http_date, parse_size
 from eraser.auth import Principal, Scope, authenticate
+from eraser.operations.objects import delete_object
 from eraser.storage.conditions import DeleteConditions, StoredObject, etag_matches, same_second
-from eraser.storage.objects import DeleteObjectRequest, delete_object, ensure_not_locked
+from eraser.storage.objects import DeleteObjectRequest, ensure_not_locked
 from tests.support import Tenant
 
 NOON = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)

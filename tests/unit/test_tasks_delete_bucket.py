@@ -67,7 +67,7 @@ def test_delete_bucket_answers_at_once_then_removes_objects_bucket_and_records(s
 
 
 def test_object_count_is_null_beyond_one_listing_page(stack, tenant, engine, monkeypatch):
-    monkeypatch.setattr("eraser.tasks.service.OBJECT_COUNT_CAP", 5)
+    monkeypatch.setattr("eraser.operations.buckets.OBJECT_COUNT_CAP", 5)
     fill(tenant, 6)
     body = response_json(delete_bucket(tenant, "photos"))
     assert body["object_count"] is None

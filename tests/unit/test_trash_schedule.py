@@ -12,9 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from eraser.clock import new_id, utc_now
+from eraser.operations.trash import purge_expired_trash, trash_cutoff
 from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, get_task
 from eraser.tenancy import BucketConfiguration, Organization, TenancyRepository
-from eraser.trash.purge import purge_expired_trash, trash_cutoff
 from tests.support import load_event, register_bucket
 from tests.tasks_harness import TaskHarness, assert_owner_on_every_call, engine_fixture  # noqa: F401
 from tests.unit.test_trash_purge_all import s3_clock, trash
@@ -133,7 +133,7 @@ def test_a_bucket_held_by_another_exclusive_task_is_skipped(stack, tenant, engin
 
 
 def test_one_buckets_failure_does_not_stop_the_others(stack, tenant, aged, engine, monkeypatch):
-    import eraser.trash.purge as purge_module
+    import eraser.operations.trash as purge_module
 
     real = purge_module.create_task
 

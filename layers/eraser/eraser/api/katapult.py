@@ -11,7 +11,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from eraser import errors
 from eraser.api.http import json_response
@@ -57,33 +56,6 @@ def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:
             return json_response(status, {"code": code, "description": error.message, "detail": _detail(error)},
                                  headers)
     return json_response(500, {"code": "internal_error", "description": "Internal error", "detail": {}})
-
-
-# --- requests --------------------------------------------------------------------------------------------------------
-class OrganizationLookup(BaseModel):
-    """``organization[]``: its parameters are mutually exclusive, exactly one must be given (a JSON null counts as
-    given: it is a wrong type, not an absence)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
-    sub_domain: StrictStr | None = Field(default=None, min_length=1, max_length=63)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> OrganizationLookup:
-        given = self.model_fields_set
-        if len(given) != 1:
-            raise ValueError("exactly one of organization[id] and organization[sub_domain] must be provided")
-        (name,) = given
-        if getattr(self, name) is None:
-            raise ValueError(f"organization[{name}] must be a string")
-        return self
-
-
-class PurgeAllTrashRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    organization: OrganizationLookup
 
 
 # --- tasks -----------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import json_response
-from eraser.storage.bulk import BulkDeleteResult
+from eraser.operations.objects import BulkDeleteResult
 from eraser.storage.retries import RETRY_AFTER_SECONDS
 from eraser.tasks.model import Task, retry_after_seconds
 

@@ -7,23 +7,12 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from eraser import errors
 from eraser.api import mixpeek
 from eraser.api.http import json_response
 from eraser.tenancy import Bucket
-from eraser.trash import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RestoreResult, TrashPage
-
-
-class TrashListQuery(BaseModel):
-    """Query string of ``GET /v1/trash`` (API Gateway passes strings; ``page_size`` is parsed as an integer)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    bucket: StrictStr = Field(min_length=1, max_length=255)
-    page_token: StrictStr | None = Field(default=None, min_length=1)
-    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+from eraser.trash import RestoreResult, TrashPage
 
 
 def error_response(error: Exception, event: APIGatewayProxyEvent) -> Response:

@@ -1,8 +1,8 @@
 """Read-only views of an organization's bucket for S3 clients, which list before they delete (``aws s3 rm
 --recursive``, s5cmd's wildcards, boto3's paginators): ListObjectsV2, ListObjectVersions, HeadObject, HeadBucket.
 
-The bucket is looked up by name within the caller's organization (another organization's is ``BucketNotFound``), and
-every call names the organization's account as ``ExpectedBucketOwner``. Page tokens are S3's own continuation tokens
+The caller (``operations.objects``) looks the bucket up within the caller's organization (another organization's is
+``BucketNotFound``); every call names the organization's account as ``ExpectedBucketOwner``. Page tokens are S3's own continuation tokens
 and markers, passed through unchanged: they are opaque already and only ever used on the bucket they came from,
 which the caller's organization owns. What S3 answers is returned with the bucket's S3 name left out.
 """
@@ -15,11 +15,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from eraser import aws
-from eraser.auth import Principal
 from eraser.errors import BucketNotFound, InvalidArgument, NoSuchKey
 from eraser.observability import tracer
-from eraser.storage.objects import INVALID_VERSION_ID, head_found_delete_marker, well_formed_version_id
-from eraser.tenancy import Bucket, TenancyRepository
+from eraser.storage.objects import head_found_delete_marker
+from eraser.tenancy import Bucket
 
 MAX_KEYS = 1000
 
@@ -57,11 +56,10 @@ class HeadedObject:
 
 
 class _BucketView:
-    def __init__(self, principal: Principal, bucket_name: str, tenancy: TenancyRepository | None,
-                 client: Any | None) -> None:
-        self.bucket: Bucket = (tenancy or TenancyRepository()).find_bucket(principal.organization.id, bucket_name)
-        self.name = bucket_name
-        self._owner = principal.organization.account_id
+    def __init__(self, bucket: Bucket, owner: str, client: Any | None) -> None:
+        self.bucket = bucket
+        self.name = bucket.name
+        self._owner = owner
         self._s3 = client or aws.s3()
 
     def call(self, operation: str, **arguments: Any) -> dict[str, Any]:
@@ -80,18 +78,17 @@ class _BucketView:
 
 
 @tracer.capture_method
-def list_objects(principal: Principal, bucket_name: str, query: ListObjectsQuery, *,
-                 tenancy: TenancyRepository | None = None, client: Any | None = None) -> dict[str, Any]:
-    view = _BucketView(principal, bucket_name, tenancy, client)
+def list_objects(bucket: Bucket, owner: str, query: ListObjectsQuery, *, client: Any | None = None) -> dict[str, Any]:
+    view = _BucketView(bucket, owner, client)
     return view.call("list_objects_v2", Prefix=query.prefix, Delimiter=query.delimiter,
                      ContinuationToken=query.continuation_token, StartAfter=query.start_after,
                      MaxKeys=min(query.max_keys, MAX_KEYS))
 
 
 @tracer.capture_method
-def list_versions(principal: Principal, bucket_name: str, query: ListVersionsQuery, *,
-                  tenancy: TenancyRepository | None = None, client: Any | None = None) -> dict[str, Any]:
-    view = _BucketView(principal, bucket_name, tenancy, client)
+def list_versions(bucket: Bucket, owner: str, query: ListVersionsQuery, *,
+                  client: Any | None = None) -> dict[str, Any]:
+    view = _BucketView(bucket, owner, client)
     return view.call("list_object_versions", Prefix=query.prefix, Delimiter=query.delimiter,
                      KeyMarker=query.key_marker,
                      VersionIdMarker=query.version_id_marker if query.key_marker else None,
@@ -99,17 +96,14 @@ def list_versions(principal: Principal, bucket_name: str, query: ListVersionsQue
 
 
 @tracer.capture_method
-def head_bucket(principal: Principal, bucket_name: str, *, tenancy: TenancyRepository | None = None,
-                client: Any | None = None) -> None:
-    _BucketView(principal, bucket_name, tenancy, client).call("head_bucket")
+def head_bucket(bucket: Bucket, owner: str, *, client: Any | None = None) -> None:
+    _BucketView(bucket, owner, client).call("head_bucket")
 
 
 @tracer.capture_method
-def head_object(principal: Principal, bucket_name: str, key: str, version_id: str | None, *,
-                tenancy: TenancyRepository | None = None, client: Any | None = None) -> HeadedObject:
-    if version_id is not None and not well_formed_version_id(version_id):
-        raise InvalidArgument(INVALID_VERSION_ID)
-    view = _BucketView(principal, bucket_name, tenancy, client)
+def head_object(bucket: Bucket, owner: str, key: str, version_id: str | None, *,
+                client: Any | None = None) -> HeadedObject:
+    view = _BucketView(bucket, owner, client)
     try:
         response = view.call("head_object", Key=key, VersionId=version_id)
     except ClientError as error:

@@ -3,7 +3,7 @@ how they are judged against what a HEAD of the object returned (``eraser.api.s3r
 
 AWS honours the size and time headers only on directory buckets, and moto ignores them (and ``If-Match: *``), so
 Eraser judges all three itself from a HEAD; ``delete_object`` then pins the ETag it saw so that S3 refuses the
-DELETE if the object changed in between (see ``eraser.storage.objects``).
+DELETE if the object changed in between (see ``eraser.operations.objects.delete_object``).
 """
 
 from __future__ import annotations

@@ -21,16 +21,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from eraser.auth import Principal
 from eraser.errors import AccessDenied, BucketStateConflict, EraserError, InvalidArgument, KeyTooLong
-from eraser.observability import logger, tracer
 from eraser.storage.deletion import (
-    OUT_OF_TIME_CODE,
     DeletedDetail,
     ObjectTarget,
-    RetryPolicy,
-    S3ObjectStore,
-    delete_versions,
 )
 from eraser.storage.objects import (
     INVALID_VERSION_ID,
@@ -39,7 +33,6 @@ from eraser.storage.objects import (
     ensure_not_locked,
 )
 from eraser.storage.retries import Deadline
-from eraser.tenancy import TenancyRepository
 
 
 @dataclass(frozen=True)
@@ -84,7 +77,7 @@ class DeleteObjectsResult:
 
 
 @dataclass
-class _Judged:
+class JudgedEntries:
     sendable: list[ObjectTarget] = field(default_factory=list)
     # Entries answered without a call to S3 (no such version), and entries refused.
     answered: dict[ObjectTarget, EntryDeleted | EntryFailed] = field(default_factory=dict)
@@ -104,9 +97,9 @@ def _refused(target: ObjectTarget, error: EraserError) -> EntryFailed:
     return EntryFailed(target.key, target.version_id, code, error.message)
 
 
-def _judge(s3_bucket: str, request: DeleteObjectsRequest, targets: list[DeleteObjectsEntry], client: Any,
-           deadline: Deadline) -> _Judged:
-    judged = _Judged()
+def judge_entries(s3_bucket: str, request: DeleteObjectsRequest, targets: list[DeleteObjectsEntry], client: Any,
+           deadline: Deadline) -> JudgedEntries:
+    judged = JudgedEntries()
     for entry in targets:
         target = ObjectTarget(entry.key, entry.version_id)
         if entry.conditional:
@@ -145,52 +138,10 @@ def _judge(s3_bucket: str, request: DeleteObjectsRequest, targets: list[DeleteOb
     return judged
 
 
-def _deleted(target: ObjectTarget, detail: DeletedDetail | None, removes_marker: bool) -> EntryDeleted:
+def deleted_entry(target: ObjectTarget, detail: DeletedDetail | None, removes_marker: bool) -> EntryDeleted:
     detail = detail or DeletedDetail()
     if removes_marker:
         # S3 reports a marker removed by id with DeleteMarker and its id; moto leaves both out.
         return EntryDeleted(target.key, target.version_id, True, target.version_id)
     return EntryDeleted(target.key, target.version_id, detail.delete_marker,
                         detail.delete_marker_version_id if detail.delete_marker else None)
-
-
-@tracer.capture_method
-def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenancy: TenancyRepository | None = None,
-                   s3_client: Any | None = None, check_client: Any | None = None, deadline: Deadline | None = None,
-                   retry: RetryPolicy | None = None) -> DeleteObjectsResult:
-    """Delete the request's entries from a bucket of the caller's organization (``BucketNotFound`` otherwise, and
-    ``AccessDenied`` when ``x-amz-expected-bucket-owner`` is not its account), before anything is deleted."""
-    organization = principal.organization
-    bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
-    if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
-        raise AccessDenied()
-    # S3 answers each object once however often it is named.
-    unique = list({(entry.key, entry.version_id): entry for entry in request.entries}.values())
-    time_left = deadline or Deadline.unbounded()
-    judged = _judge(bucket.s3_bucket, request, unique, check_client, time_left)
-    store = S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id, s3_client, deadline=time_left)
-    outcome = delete_versions(store, judged.sendable, retry, time_left)
-    # Entries the invocation's time did not reach were not deleted (or not knowingly: an answer that never came).
-    last_code = outcome.out_of_time.last_code if outcome.out_of_time is not None else None
-    unreached_code = last_code or OUT_OF_TIME_CODE
-    unreached_message = "Eraser ran out of time before S3 confirmed deleting this object"
-    result = DeleteObjectsResult(quiet=request.quiet)
-    for entry in unique:
-        target = ObjectTarget(entry.key, entry.version_id)
-        answer: EntryDeleted | EntryFailed
-        if target in judged.answered:
-            answer = judged.answered[target]
-        elif target in outcome.deleted:
-            answer = _deleted(target, outcome.details.get(target), target in judged.removes_marker)
-        elif target in outcome.failed:
-            failure = outcome.failed[target]
-            answer = EntryFailed(target.key, target.version_id, failure.code, failure.message)
-        else:
-            answer = EntryFailed(target.key, target.version_id, unreached_code, unreached_message)
-        if isinstance(answer, EntryDeleted):
-            result.deleted.append(answer)
-        else:
-            result.errors.append(answer)
-    logger.info("DeleteObjects done", extra={"bucket_id": bucket.id, "entries": len(unique),
-                                             "deleted": len(result.deleted), "failed": len(result.errors)})
-    return result

@@ -1,4 +1,5 @@
-"""Deleting one object, or one version of it, as S3's DeleteObject does.
+"""Deleting one object, or one version of it, as S3's DeleteObject does: the request, the S3 calls on its key and the
+rules below; ``eraser.operations.objects.delete_object`` takes them in order.
 
 S3 itself decides almost everything (versioning, delete markers, the ``null`` version, MFA delete, Object Lock).
 Eraser adds what S3 or moto leave to the caller:
@@ -20,7 +21,6 @@ Eraser adds what S3 or moto leave to the caller:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -28,7 +28,6 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from eraser import aws
-from eraser.auth import Principal
 from eraser.errors import (
     AccessDenied,
     BucketNotFound,
@@ -41,11 +40,9 @@ from eraser.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from eraser.observability import logger, tracer
-from eraser.storage.conditions import DeleteConditions, StoredObject, normalize_etag
+from eraser.storage.conditions import DeleteConditions, StoredObject
 from eraser.storage.keys import MAX_KEY_BYTES, utf8_length
 from eraser.storage.retries import RETRY_AFTER_SECONDS, Deadline, OutOfTime, call_before
-from eraser.tenancy import TenancyRepository
 
 # S3's version ids are opaque: today 32 URL-safe characters (letters, digits, '.' and '_'), older ones base64 (with
 # '+', '/' and '='); moto's are UUIDs. An id that is neither form (a path such as "../../x" mixes both) can never name
@@ -298,52 +295,3 @@ def ensure_not_locked(version: StoredObject, *, bypass_governance: bool, now: da
         if version.lock_mode == "GOVERNANCE" and bypass_governance:
             return
         raise AccessDenied(LOCKED)
-
-
-@tracer.capture_method
-def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy: TenancyRepository | None = None,
-                  s3_client: Any | None = None, deadline: Deadline | None = None) -> DeleteObjectResult:
-    """Delete ``request.key`` (or one version of it) from a bucket of the caller's organization, as S3 would, within
-    ``deadline`` (past it: ``RateLimited`` if S3 was throttling, else ``ServiceUnavailable``)."""
-    organization = principal.organization
-    bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
-    if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
-        raise AccessDenied()
-    store = S3ObjectVersions(bucket.s3_bucket, request, s3_client, deadline)
-
-    pinned_etag: str | None = None
-    if request.conditions.any:
-        # Conditions apply to the current version, also when a versionId is given (AWS: "Conditional delete
-        # evaluations only apply to the current version of the object"; moto does the same).
-        current = store.head()
-        request.conditions.check(request.key, current)
-        pinned_etag = f'"{normalize_etag(current.etag or "")}"'
-
-    target_is_marker = False
-    if request.version_id is not None:
-        target = store.find_version(request.version_id)
-        if not target.exists:
-            # No such version: S3 answers 204 and echoes the id. The DELETE is never sent: moto (and any backend
-            # that ignores an unknown id) would delete the current object instead.
-            return _result(request, {"VersionId": request.version_id})
-        if target.is_delete_marker:
-            target_is_marker = True
-        else:
-            ensure_not_locked(target, bypass_governance=request.bypass_governance_retention)
-
-    response = store.delete(if_match=pinned_etag)
-    result = _result(request, response, removed_marker=target_is_marker)
-    logger.info("Object deleted", extra={"bucket_id": bucket.id, "by_version": request.version_id is not None,
-                                         "delete_marker": result.delete_marker,
-                                         "conditional": request.conditions.any})
-    return result
-
-
-def _result(request: DeleteObjectRequest, response: Mapping[str, Any], *,
-            removed_marker: bool = False) -> DeleteObjectResult:
-    return DeleteObjectResult(
-        delete_marker=bool(response.get("DeleteMarker")) or removed_marker,
-        # S3 echoes the version a versionId DELETE removed; moto leaves it out on a Suspended bucket.
-        version_id=response.get("VersionId") or request.version_id,
-        request_charged=request.requester_pays or response.get("RequestCharged") == REQUESTER,
-    )

@@ -5,7 +5,9 @@ The API other features use (stable; see docs/tasks.md "Engine API for other feat
 
 Modules: ``model`` (what a task is), ``repository`` (its DynamoDB records), ``queues`` (its SQS messages),
 ``engine`` (lifecycle: create, end of pass, finalize, cancel, fail), ``lister`` (listing steps), ``worker``
-(DeleteObjects batches), ``supervision`` (watchdog, dead letters), ``service`` (the endpoints' use cases).
+(DeleteObjects batches), ``supervision`` (watchdog, dead letters). What the task routes do (org checks, rate
+limits, idempotency) lives in ``eraser.operations``; this package imports none of ``auth``, ``ratelimit``, ``api``
+or ``operations``.
 """
 
 from eraser.tasks.engine import cancel_task, create_task, failures_of, find_task, get_task, record_completed_task

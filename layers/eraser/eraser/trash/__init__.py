@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from eraser import aws, safe_json
 from eraser.errors import InvalidPageToken, MalformedJson, TrashNotEnabled, ValidationFailed
-from eraser.storage.keys import MAX_KEY_BYTES, ObjectKey, fits_in_xml
+from eraser.storage.keys import MAX_KEY_BYTES, fits_in_xml
 from eraser.storage.listing import ListedVersion, list_versions_page
 from eraser.tenancy import Bucket, Organization
 
@@ -163,20 +163,6 @@ class RestoreFailure(BaseModel):
 class RestoreResult(BaseModel):
     restored: list[RestoredKey]
     errors: list[RestoreFailure]
-
-
-class RestoreRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    bucket: StrictStr = Field(min_length=1, max_length=255)
-    keys: list[ObjectKey] = Field(min_length=1, max_length=MAX_RESTORE_KEYS)
-
-    @field_validator("keys")
-    @classmethod
-    def _distinct_keys(cls, keys: list[str]) -> list[str]:
-        if len(set(keys)) != len(keys):
-            raise ValueError("keys must not repeat")
-        return keys
 
 
 def _top_of_key(s3_bucket: str, owner: str, key: str) -> list[ListedVersion]:

@@ -1,10 +1,15 @@
-"""Bulk delete: object keys and folder paths of one bucket, deleted synchronously with per-key errors.
+"""What the object routes do: bulk delete (Seahorse), S3's DeleteObject and DeleteObjects, and the S3 endpoint's
+read-only HeadObject, HeadBucket, ListObjectsV2 and ListObjectVersions.
 
-The steps, each its own function:
+Each entry point takes the authenticated ``Principal`` and the route's request, looks the bucket up within the
+caller's organization (another organization's bucket is ``BucketNotFound``), and calls storage for the S3 work.
+
+Bulk delete, step by step:
 1. ``plan_deletion`` collects the keys (the listed ones once, duplicates once) and lists each path, stopping as soon
    as the total passes the synchronous limit;
 2. ``admit_synchronously`` is the one place that decides whether the request may run now; one over the limit
-   becomes a ``bulk_delete`` task of the task engine (``start_bulk_task``) and deletes nothing synchronously;
+   becomes a ``bulk_delete`` task of the task engine (``start_bulk_task``) and deletes nothing synchronously; the
+   task-creation rate limit is enforced where that task is created, and only then;
 3. ``delete_keys`` (the deletion loop every path shares, ``storage.deletion``) deletes with DeleteObjects in batches
    of at most 1000 keys, retrying the keys S3 reports as throttled or failed internally; bulk delete reports every
    other per-key error with S3's own code, and the keys still failing after the last attempt.
@@ -17,26 +22,60 @@ finish in time hands the keys left to a task (``hand_off``), and the answer repo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
 
+from eraser.auth import Principal
 from eraser.config import settings
-from eraser.errors import RateLimited, RequestTooLarge, ServiceUnavailable, TaskQueueingError
-from eraser.observability import logger, metrics
+from eraser.errors import (
+    AccessDenied,
+    InvalidArgument,
+    RateLimited,
+    RequestTooLarge,
+    ServiceUnavailable,
+    TaskQueueingError,
+)
+from eraser.observability import logger, metrics, tracer
+from eraser.ratelimit import LimitedOperation, enforce_rate_limit
+from eraser.storage import browse
+from eraser.storage.browse import HeadedObject
+from eraser.storage.browse import ListObjectsQuery as ListObjectsQuery  # the S3 listing routes' requests
+from eraser.storage.browse import ListVersionsQuery as ListVersionsQuery
+from eraser.storage.conditions import normalize_etag
+from eraser.storage.delete_objects import (
+    DeleteObjectsRequest,
+    DeleteObjectsResult,
+    EntryDeleted,
+    EntryFailed,
+    deleted_entry,
+    judge_entries,
+)
 from eraser.storage.deletion import (
     OUT_OF_TIME_CODE,
     KeyFailure,
     ObjectStore,
+    ObjectTarget,
     RetryPolicy,
     S3ObjectStore,
     delete_keys,
+    delete_versions,
 )
 from eraser.storage.keys import ObjectKey, folder_prefix
-from eraser.storage.retries import RETRY_AFTER_SECONDS, Deadline, OutOfTime
+from eraser.storage.objects import (
+    INVALID_VERSION_ID,
+    REQUESTER,
+    DeleteObjectRequest,
+    DeleteObjectResult,
+    S3ObjectVersions,
+    ensure_not_locked,
+    well_formed_version_id,
+)
+from eraser.storage.retries import RETRY_AFTER_SECONDS, OutOfTime
+from eraser.storage.retries import Deadline as Deadline  # handlers bound their work with it (Deadline.of)
 from eraser.tasks import Selection, Task, TaskKind, create_task
 from eraser.tenancy import Bucket, Organization, TenancyRepository
 
@@ -159,14 +198,13 @@ def start_bulk_task(organization: Organization, bucket: Bucket, request: BulkDel
     return create_task(organization, TaskKind.BULK_DELETE, [bucket], requested_by, selection)
 
 
-def hand_off(organization: Organization, bucket: Bucket, keys: list[str], requested_by: str,
-             before_task: Callable[[], None] | None) -> Task:
+def hand_off(principal: Principal, bucket: Bucket, keys: list[str]) -> Task:
     """A task deleting ``keys`` (without version id, as here): what a synchronous request's time did not cover.
     The keys are known, so the task deletes exactly them, not whatever the request's paths hold by then. Raises
-    ``RateLimited`` (``before_task``), ``RequestTooLarge`` or ``TaskQueueingError`` when no task can take them."""
-    if before_task is not None:
-        before_task()
-    return create_task(organization, TaskKind.BULK_DELETE, [bucket], requested_by,
+    ``RateLimited`` (the task-creation limit), ``RequestTooLarge`` or ``TaskQueueingError`` when no task can take
+    them."""
+    enforce_rate_limit(LimitedOperation.BULK_DELETE_TASK, principal)
+    return create_task(principal.organization, TaskKind.BULK_DELETE, [bucket], principal.subject,
                        Selection.keys_and_prefixes(keys=keys))
 
 
@@ -174,33 +212,32 @@ def _retry_after(refusal: Exception) -> int:
     return max(RETRY_AFTER_SECONDS, refusal.retry_after if isinstance(refusal, RateLimited) else 0)
 
 
-# --- the operation -------------------------------------------------------------------------------------------------
-def bulk_delete(organization: Organization, bucket_identifier: str, request: BulkDeleteRequest, *,
+# --- bulk delete -------------------------------------------------------------------------------------------------
+def bulk_delete(principal: Principal, bucket_identifier: str, request: BulkDeleteRequest, *,
                 tenancy: TenancyRepository | None = None, store: ObjectStore | None = None,
                 limit: int | None = None, retry: RetryPolicy | None = None,
-                requested_by: str = "api",
-                before_task: Callable[[], None] | None = None,
                 deadline: Deadline | None = None) -> BulkDeleteResult:
-    """Delete the request's keys and folders from ``organization``'s bucket ``bucket_identifier`` (name or id),
-    within ``deadline`` (the invocation's time left).
+    """Delete the request's keys and folders from the caller's organization's bucket ``bucket_identifier`` (name
+    or id), within ``deadline`` (the invocation's time left).
 
     Raises ``BucketNotFound`` (also for another organization's bucket) before anything is deleted. Per-key failures
     and paths that match nothing are in the result's ``errors``. A request over the synchronous limit, or whose
     listing does not finish in time, deletes nothing here and answers with the task that deletes it
-    (``result.task``); ``before_task`` runs first and may refuse it by raising (the task-creation rate limit, which
-    only applies when a task is created). When deleting runs out of time, the keys left go to a task too and the
+    (``result.task``); the task-creation rate limit, which only applies when a task is created, may refuse it
+    (``RateLimited``). When deleting runs out of time, the keys left go to a task too and the
     result lists what was deleted before; if no task can take them, they are per-key errors, or, when nothing was
     deleted at all, ``ServiceUnavailable`` (503 with Retry-After) is raised.
     """
     time_left = deadline or Deadline.unbounded()
     # S3 work stops in time to record a task of what is left, and listing early enough to delete what it found.
     work_deadline = time_left.less(HANDOFF_RESERVE_SECONDS)
+    organization = principal.organization
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, bucket_identifier)
     objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id, deadline=work_deadline)
     sync_limit = limit if limit is not None else settings().sync_delete_limit
     plan = plan_deletion(objects, request, sync_limit, work_deadline.less(DELETION_RESERVE_SECONDS))
     if not admit_synchronously(plan):
-        return _whole_request_as_task(organization, bucket, request, requested_by, before_task, plan, sync_limit)
+        return _whole_request_as_task(principal, bucket, request, plan, sync_limit)
     outcome = delete_keys(objects, plan.keys, retry, work_deadline)
     left = outcome.left_of(plan.keys) if outcome.out_of_time is not None else []
     deleted = [key for key in plan.keys if key in outcome.deleted]
@@ -208,7 +245,7 @@ def bulk_delete(organization: Organization, bucket_identifier: str, request: Bul
     unhandled: dict[str, KeyFailure] = {}
     if left:
         try:
-            task = hand_off(organization, bucket, left, requested_by, before_task)
+            task = hand_off(principal, bucket, left)
         except (RateLimited, RequestTooLarge, TaskQueueingError) as refusal:
             logger.warning("Bulk delete ran out of time and no task could take the keys left",
                            extra={"bucket_id": bucket.id, "left": len(left), "deleted": len(deleted),
@@ -240,14 +277,12 @@ def bulk_delete(organization: Organization, bucket_identifier: str, request: Bul
     return result
 
 
-def _whole_request_as_task(organization: Organization, bucket: Bucket, request: BulkDeleteRequest,
-                           requested_by: str, before_task: Callable[[], None] | None, plan: DeletionPlan,
+def _whole_request_as_task(principal: Principal, bucket: Bucket, request: BulkDeleteRequest, plan: DeletionPlan,
                            sync_limit: int) -> BulkDeleteResult:
     """Nothing was deleted: the whole request becomes a task."""
-    if before_task is not None:
-        before_task()
+    enforce_rate_limit(LimitedOperation.BULK_DELETE_TASK, principal)
     try:
-        task = start_bulk_task(organization, bucket, request, requested_by)
+        task = start_bulk_task(principal.organization, bucket, request, principal.subject)
     except RequestTooLarge as refusal:
         if plan.over_limit:
             raise
@@ -258,3 +293,131 @@ def _whole_request_as_task(organization: Organization, bucket: Bucket, request: 
         "bucket_id": bucket.id, "task_id": task.id, "limit": sync_limit,
         "reason": "over the synchronous limit" if plan.over_limit else "listing out of time"})
     return BulkDeleteResult(deleted_objects=[], errors=[], task=task)
+
+
+# --- S3 DeleteObject ------------------------------------------------------------------------------------------------
+@tracer.capture_method
+def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy: TenancyRepository | None = None,
+                  s3_client: Any | None = None, deadline: Deadline | None = None) -> DeleteObjectResult:
+    """Delete ``request.key`` (or one version of it) from a bucket of the caller's organization, as S3 would, within
+    ``deadline`` (past it: ``RateLimited`` if S3 was throttling, else ``ServiceUnavailable``)."""
+    organization = principal.organization
+    bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
+    if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
+        raise AccessDenied()
+    store = S3ObjectVersions(bucket.s3_bucket, request, s3_client, deadline)
+
+    pinned_etag: str | None = None
+    if request.conditions.any:
+        # Conditions apply to the current version, also when a versionId is given (AWS: "Conditional delete
+        # evaluations only apply to the current version of the object"; moto does the same).
+        current = store.head()
+        request.conditions.check(request.key, current)
+        pinned_etag = f'"{normalize_etag(current.etag or "")}"'
+
+    target_is_marker = False
+    if request.version_id is not None:
+        target = store.find_version(request.version_id)
+        if not target.exists:
+            # No such version: S3 answers 204 and echoes the id. The DELETE is never sent: moto (and any backend
+            # that ignores an unknown id) would delete the current object instead.
+            return _result(request, {"VersionId": request.version_id})
+        if target.is_delete_marker:
+            target_is_marker = True
+        else:
+            ensure_not_locked(target, bypass_governance=request.bypass_governance_retention)
+
+    response = store.delete(if_match=pinned_etag)
+    result = _result(request, response, removed_marker=target_is_marker)
+    logger.info("Object deleted", extra={"bucket_id": bucket.id, "by_version": request.version_id is not None,
+                                         "delete_marker": result.delete_marker,
+                                         "conditional": request.conditions.any})
+    return result
+
+
+def _result(request: DeleteObjectRequest, response: Mapping[str, Any], *,
+            removed_marker: bool = False) -> DeleteObjectResult:
+    return DeleteObjectResult(
+        delete_marker=bool(response.get("DeleteMarker")) or removed_marker,
+        # S3 echoes the version a versionId DELETE removed; moto leaves it out on a Suspended bucket.
+        version_id=response.get("VersionId") or request.version_id,
+        request_charged=request.requester_pays or response.get("RequestCharged") == REQUESTER,
+    )
+
+
+# --- S3 DeleteObjects -----------------------------------------------------------------------------------------------
+@tracer.capture_method
+def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenancy: TenancyRepository | None = None,
+                   s3_client: Any | None = None, check_client: Any | None = None, deadline: Deadline | None = None,
+                   retry: RetryPolicy | None = None) -> DeleteObjectsResult:
+    """Delete the request's entries from a bucket of the caller's organization (``BucketNotFound`` otherwise, and
+    ``AccessDenied`` when ``x-amz-expected-bucket-owner`` is not its account), before anything is deleted."""
+    organization = principal.organization
+    bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
+    if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
+        raise AccessDenied()
+    # S3 answers each object once however often it is named.
+    unique = list({(entry.key, entry.version_id): entry for entry in request.entries}.values())
+    time_left = deadline or Deadline.unbounded()
+    judged = judge_entries(bucket.s3_bucket, request, unique, check_client, time_left)
+    store = S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id, s3_client, deadline=time_left)
+    outcome = delete_versions(store, judged.sendable, retry, time_left)
+    # Entries the invocation's time did not reach were not deleted (or not knowingly: an answer that never came).
+    last_code = outcome.out_of_time.last_code if outcome.out_of_time is not None else None
+    unreached_code = last_code or OUT_OF_TIME_CODE
+    unreached_message = "Eraser ran out of time before S3 confirmed deleting this object"
+    result = DeleteObjectsResult(quiet=request.quiet)
+    for entry in unique:
+        target = ObjectTarget(entry.key, entry.version_id)
+        answer: EntryDeleted | EntryFailed
+        if target in judged.answered:
+            answer = judged.answered[target]
+        elif target in outcome.deleted:
+            answer = deleted_entry(target, outcome.details.get(target), target in judged.removes_marker)
+        elif target in outcome.failed:
+            failure = outcome.failed[target]
+            answer = EntryFailed(target.key, target.version_id, failure.code, failure.message)
+        else:
+            answer = EntryFailed(target.key, target.version_id, unreached_code, unreached_message)
+        if isinstance(answer, EntryDeleted):
+            result.deleted.append(answer)
+        else:
+            result.errors.append(answer)
+    logger.info("DeleteObjects done", extra={"bucket_id": bucket.id, "entries": len(unique),
+                                             "deleted": len(result.deleted), "failed": len(result.errors)})
+    return result
+
+
+# --- S3's read-only routes -------------------------------------------------------------------------------------------
+def _bucket_of(principal: Principal, bucket_name: str, tenancy: TenancyRepository | None) -> Bucket:
+    return (tenancy or TenancyRepository()).find_bucket(principal.organization.id, bucket_name)
+
+
+@tracer.capture_method
+def list_objects(principal: Principal, bucket_name: str, query: ListObjectsQuery, *,
+                 tenancy: TenancyRepository | None = None, client: Any | None = None) -> dict[str, Any]:
+    return browse.list_objects(_bucket_of(principal, bucket_name, tenancy), principal.organization.account_id,
+                               query, client=client)
+
+
+@tracer.capture_method
+def list_versions(principal: Principal, bucket_name: str, query: ListVersionsQuery, *,
+                  tenancy: TenancyRepository | None = None, client: Any | None = None) -> dict[str, Any]:
+    return browse.list_versions(_bucket_of(principal, bucket_name, tenancy), principal.organization.account_id,
+                                query, client=client)
+
+
+@tracer.capture_method
+def head_bucket(principal: Principal, bucket_name: str, *, tenancy: TenancyRepository | None = None,
+                client: Any | None = None) -> None:
+    browse.head_bucket(_bucket_of(principal, bucket_name, tenancy), principal.organization.account_id, client=client)
+
+
+@tracer.capture_method
+def head_object(principal: Principal, bucket_name: str, key: str, version_id: str | None, *,
+                tenancy: TenancyRepository | None = None, client: Any | None = None) -> HeadedObject:
+    # A malformed version id is S3's InvalidArgument before the bucket is even looked at.
+    if version_id is not None and not well_formed_version_id(version_id):
+        raise InvalidArgument(INVALID_VERSION_ID)
+    return browse.head_object(_bucket_of(principal, bucket_name, tenancy), principal.organization.account_id, key,
+                              version_id, client=client)

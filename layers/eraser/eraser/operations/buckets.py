@@ -1,14 +1,18 @@
-"""The task endpoints' use cases: purge a bucket, delete a bucket, read a task, cancel a task.
+"""What the bucket routes do: purge a bucket (quiva.ai) and delete a bucket (Mixpeek), each as a task.
 
 Creating a task honours an ``Idempotency-Key`` (Powertools idempotency on the IdempotencyTable): the same key with
-the same request returns the task the first request created; the same key with a different request is refused.
+the same request returns the task the first request created; the same key with a different request is refused. The
+task-creation rate limit is enforced where the task is created, inside the idempotent call: a replayed key answers
+with its task without counting again, and a refused creation leaves no idempotency record behind.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -25,9 +29,10 @@ from eraser import aws
 from eraser.auth import Principal
 from eraser.config import settings
 from eraser.errors import Conflict, IdempotencyKeyReused, ValidationFailed
+from eraser.ratelimit import LimitedOperation, enforce_rate_limit
 from eraser.storage.listing import count_current_objects
-from eraser.tasks.engine import cancel_task, create_task, failures_of, find_task
-from eraser.tasks.model import KeyFailure, Task, TaskKind
+from eraser.tasks.engine import create_task
+from eraser.tasks.model import Task, TaskKind
 from eraser.tasks.repository import TaskRepository
 from eraser.tenancy import TenancyRepository
 
@@ -42,24 +47,31 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(rf"[!-~](?:[ -~]{{0,{MAX_IDEMPOTENCY_KEY_LE
 OBJECT_COUNT_CAP = 1000
 _WAIT_POLL_SECONDS = 0.25
 
+StartTask = Callable[[], Task]
+
 
 def submit_purge(principal: Principal, bucket_identifier: str, *, idempotency_key: str | None = None,
                  lambda_context: Any = None) -> Task:
     """Start (or join) the purge of a bucket; wait up to ``purge_wait_seconds`` for a small one to finish."""
     bucket = TenancyRepository().find_bucket(principal.organization.id, bucket_identifier)
-    task = _once(principal, idempotency_key, {"operation": "purge_bucket", "bucket_id": bucket.id},
-                 lambda: create_task(principal.organization, TaskKind.PURGE_BUCKET, [bucket], principal.subject,
-                                     exclusive=True), lambda_context)
+
+    def start() -> Task:
+        enforce_rate_limit(LimitedOperation.PURGE_BUCKET, principal)
+        return create_task(principal.organization, TaskKind.PURGE_BUCKET, [bucket], principal.subject,
+                           exclusive=True)
+
+    task = _once(principal, idempotency_key, {"operation": "purge_bucket", "bucket_id": bucket.id}, start,
+                 lambda_context)
     return _wait_for(task, settings().purge_wait_seconds)
 
 
 def submit_bucket_deletion(principal: Principal, bucket_identifier: str, *, idempotency_key: str | None = None,
                            lambda_context: Any = None) -> Task:
     """Start (or join) the deletion of a bucket and everything in it; answers at once."""
-    tenancy = TenancyRepository()
-    bucket = tenancy.find_bucket(principal.organization.id, bucket_identifier)
+    bucket = TenancyRepository().find_bucket(principal.organization.id, bucket_identifier)
 
     def start() -> Task:
+        enforce_rate_limit(LimitedOperation.DELETE_BUCKET, principal)
         object_count = count_current_objects(aws.s3(), bucket.s3_bucket, principal.organization.account_id,
                                              cap=OBJECT_COUNT_CAP)
         return create_task(principal.organization, TaskKind.DELETE_BUCKET, [bucket], principal.subject,
@@ -69,18 +81,32 @@ def submit_bucket_deletion(principal: Principal, bucket_identifier: str, *, idem
                  lambda_context)
 
 
-def read_task(principal: Principal, task_id: str) -> tuple[Task, list[KeyFailure]]:
-    task = find_task(principal.organization.id, task_id)
-    return task, failures_of(task.id)
+@dataclass(frozen=True)
+class _IdempotentCreation:
+    config: IdempotencyConfig
+    create: Callable[..., dict[str, str]]
 
 
-def cancel(principal: Principal, task_id: str) -> tuple[Task, list[KeyFailure]]:
-    task = cancel_task(principal.organization.id, task_id)
-    return task, failures_of(task.id)
+@functools.cache
+def _idempotent_creation(table_name: str, client: Any) -> _IdempotentCreation:
+    """The idempotent task creation, built once per table and DynamoDB client (once per process in Lambda; again
+    only when tests switch clients)."""
+    config = IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="fingerprint",
+                               raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS)
+    persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+
+    # The prefix is shared by every task-creating endpoint: a key reused on another endpoint is a different request.
+    # Only ``request`` is hashed and validated; ``start`` is the call that creates the task.
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config,
+                         key_prefix="eraser-task")
+    def create(request: dict[str, Any], start: StartTask) -> dict[str, str]:
+        return {"task_id": start().id}
+
+    return _IdempotentCreation(config, create)
 
 
-def _once(principal: Principal, idempotency_key: str | None, fingerprint: dict[str, str],
-          start: Callable[[], Task], lambda_context: Any) -> Task:
+def _once(principal: Principal, idempotency_key: str | None, fingerprint: dict[str, str], start: StartTask,
+          lambda_context: Any) -> Task:
     if idempotency_key is None:
         return start()
     key = idempotency_key
@@ -88,22 +114,12 @@ def _once(principal: Principal, idempotency_key: str | None, fingerprint: dict[s
         raise ValidationFailed("Idempotency-Key must be 1 to 255 printable ASCII characters, spaces only inside",
                                [{"loc": ["header", "idempotency-key"], "msg": "Invalid Idempotency-Key",
                                  "type": "value_error"}])
-    config = IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="fingerprint",
-                               raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS)
+    creation = _idempotent_creation(settings().idempotency_table, aws.dynamodb_client())
     if lambda_context is not None:
-        config.register_lambda_context(lambda_context)
-    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table,
-                                           boto3_client=aws.dynamodb_client())
-
-    # The prefix is shared by every task-creating endpoint: a key reused on another endpoint is a different request.
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config,
-                         key_prefix="eraser-task")
-    def create(request: dict[str, Any]) -> dict[str, str]:
-        return {"task_id": start().id}
-
+        creation.config.register_lambda_context(lambda_context)
     request = {"key": f"{principal.organization.id}:{key}", "fingerprint": fingerprint}
     try:
-        created = create(request=request)
+        created = creation.create(request=request, start=start)
     except IdempotencyValidationError as error:
         raise IdempotencyKeyReused() from error
     except IdempotencyAlreadyInProgressError as error:

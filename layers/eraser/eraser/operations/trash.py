@@ -1,9 +1,9 @@
-"""Purging trash through the task engine: on request (every trash bucket of the caller's organization, one task) and
-on schedule (per bucket, what is past its retention).
+"""What the trash routes do: list a bucket's trash, restore keys from it, purge every trash of the organization
+(Katapult's purge_all), and the scheduled purge of the trash past its retention.
 
-Both create ``trash_purge`` tasks with a ``TRASH(superseded_before)`` selection: the engine deletes only noncurrent
-versions and delete markers trashed at or before that instant, never a current version. The instant is fixed when
-the task is created, so what is trashed afterwards is not purged by that task.
+The purges create ``trash_purge`` tasks with a ``TRASH(superseded_before)`` selection: the engine deletes only
+noncurrent versions and delete markers trashed at or before that instant, never a current version. The instant is
+fixed when the task is created, so what is trashed afterwards is not purged by that task.
 """
 
 from __future__ import annotations
@@ -11,16 +11,96 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
+from eraser import trash
 from eraser.auth import Principal
 from eraser.clock import new_id, utc_now
 from eraser.errors import OrganizationNotFound
 from eraser.observability import logger
+from eraser.ratelimit import LimitedOperation, enforce_rate_limit
+from eraser.storage.keys import ObjectKey
 from eraser.tasks import Selection, Task, TaskKind, create_task, record_completed_task
-from eraser.tenancy import Organization, TenancyRepository
-from eraser.trash import SCHEDULE_REQUESTER, retention_cutoff, trash_buckets, whole_seconds
+from eraser.tenancy import Bucket, Organization, TenancyRepository
+from eraser.trash import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_RESTORE_KEYS,
+    SCHEDULE_REQUESTER,
+    RestoreResult,
+    TrashPage,
+    retention_cutoff,
+    trash_buckets,
+    whole_seconds,
+)
 
+
+# --- requests --------------------------------------------------------------------------------------------------------
+class TrashListQuery(BaseModel):
+    """Query string of ``GET /v1/trash`` (API Gateway passes strings; ``page_size`` is parsed as an integer)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bucket: StrictStr = Field(min_length=1, max_length=255)
+    page_token: StrictStr | None = Field(default=None, min_length=1)
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+
+
+class RestoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: StrictStr = Field(min_length=1, max_length=255)
+    keys: list[ObjectKey] = Field(min_length=1, max_length=MAX_RESTORE_KEYS)
+
+    @field_validator("keys")
+    @classmethod
+    def _distinct_keys(cls, keys: list[str]) -> list[str]:
+        if len(set(keys)) != len(keys):
+            raise ValueError("keys must not repeat")
+        return keys
+
+
+class OrganizationLookup(BaseModel):
+    """``organization[]``: its parameters are mutually exclusive, exactly one must be given (a JSON null counts as
+    given: it is a wrong type, not an absence)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    sub_domain: StrictStr | None = Field(default=None, min_length=1, max_length=63)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OrganizationLookup:
+        given = self.model_fields_set
+        if len(given) != 1:
+            raise ValueError("exactly one of organization[id] and organization[sub_domain] must be provided")
+        (name,) = given
+        if getattr(self, name) is None:
+            raise ValueError(f"organization[{name}] must be a string")
+        return self
+
+
+class PurgeAllTrashRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    organization: OrganizationLookup
+
+# --- listing and restoring -------------------------------------------------------------------------------------------
+def list_trash(principal: Principal, query: TrashListQuery, *,
+               tenancy: TenancyRepository | None = None) -> tuple[Bucket, TrashPage]:
+    """One page of the trash of the caller's organization's bucket ``query.bucket``, and that bucket."""
+    bucket = (tenancy or TenancyRepository()).find_bucket(principal.organization.id, query.bucket)
+    return bucket, trash.list_trash(bucket, principal.organization.account_id, query.page_token, query.page_size)
+
+
+def restore(principal: Principal, request: RestoreRequest, *,
+            tenancy: TenancyRepository | None = None) -> tuple[Bucket, RestoreResult]:
+    """Bring ``request.keys`` of the caller's organization's bucket ``request.bucket`` back from trash."""
+    bucket = (tenancy or TenancyRepository()).find_bucket(principal.organization.id, request.bucket)
+    return bucket, trash.restore(bucket, principal.organization.account_id, request.keys)
+
+
+# --- purges ----------------------------------------------------------------------------------------------------------
 Clock = Callable[[], datetime]
 
 
@@ -44,12 +124,15 @@ def own_organization(principal: Principal, organization_id: str | None, sub_doma
     raise OrganizationNotFound()
 
 
-def purge_all_trash(principal: Principal, organization_id: str | None = None, sub_domain: str | None = None, *,
+def purge_all_trash(principal: Principal, request: PurgeAllTrashRequest, *,
                     tenancy: TenancyRepository | None = None, clock: Clock = utc_now) -> Task:
     """Start one task purging the trash of every trash-enabled bucket of the caller's organization, as of now."""
-    organization = own_organization(principal, organization_id, sub_domain)
+    organization = own_organization(principal, request.organization.id, request.organization.sub_domain)
     buckets = trash_buckets((tenancy or TenancyRepository()).list_buckets(organization.id))
     selection = Selection.trash(superseded_before=trash_cutoff(clock()))
+    # Counted here, where a task is created (also the completed one below): a request naming another organization
+    # creates nothing and is not counted.
+    enforce_rate_limit(LimitedOperation.PURGE_ALL_TRASH, principal)
     if not buckets:
         # No trash-enabled bucket, no trash: the answer is still a task (the page promises one, clients poll it).
         return record_completed_task(organization, TaskKind.TRASH_PURGE, principal.subject, selection)
