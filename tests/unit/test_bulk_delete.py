@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from eraser import aws, config
 from eraser.operations.objects import BulkDeleteRequest, plan_deletion
 from eraser.storage import deletion, retries
-from eraser.storage.deletion import AttemptOutcome, KeyFailure, RetryPolicy, delete_keys
+from eraser.storage.deletion import AttemptOutcome, KeyFailure, RetryPolicy
 from eraser.storage.keys import fits_in_xml, folder_prefix, validate_object_key
 from eraser.storage.retries import Deadline
 from eraser.tasks import get_task
@@ -634,30 +634,6 @@ def test_listing_stops_one_object_past_the_limit():
     assert plan.over_limit
     assert len(plan.keys) == 11
     assert store.listed == 9
-
-
-def test_delete_keys_never_sends_more_than_1000_keys_per_call():
-    store = FakeStore()
-    keys = [f"k{number}" for number in range(2500)]
-
-    outcome = delete_keys(store, keys, RetryPolicy(sleep=lambda _: None))
-
-    assert [len(batch) for batch in store.batches] == [1000, 1000, 500]
-    assert outcome.deleted == set(keys)
-
-
-def test_only_retryable_failures_are_retried():
-    store = FakeStore()
-    store.failures = {"slow": [KeyFailure(key="slow", code="SlowDown")],
-                      "denied": [KeyFailure(key="denied", code="AccessDenied")]}
-    pauses: list[float] = []
-
-    outcome = delete_keys(store, ["ok", "slow", "denied"], RetryPolicy(sleep=pauses.append))
-
-    assert outcome.deleted == {"ok", "slow"}
-    assert outcome.failed == {"denied": KeyFailure(key="denied", code="AccessDenied")}
-    assert store.batches == [["ok", "slow", "denied"], ["slow"]]
-    assert len(pauses) == 1
 
 
 def test_backoff_is_jittered_and_capped():

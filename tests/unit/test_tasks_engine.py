@@ -14,11 +14,12 @@ from botocore.exceptions import ClientError
 from eraser import config
 from eraser.clock import utc_now
 from eraser.config import engine_settings
-from eraser.storage.listing import ListedVersion, trashed_before
+from eraser.storage.gateway import ListedVersion
 from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, failures_of, get_task
 from eraser.tasks.model import ChunkMessage, Counts, Progress, Target, Task
 from eraser.tasks.queues import cut_chunks
 from eraser.tasks.repository import task_key
+from eraser.tasks.selection import trashed_before
 from tests.support import invoke, load_event, response_json
 from tests.tasks_harness import (
     TaskHarness,

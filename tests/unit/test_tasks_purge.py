@@ -309,8 +309,8 @@ def test_keys_xml_cannot_carry_are_deleted_one_by_one(stack, tenant, engine):
     keys = [*fill(tenant, 3), "bell\x07key", "line\rbreak"]
     for key in keys[3:]:
         tenant.put(key, b"x")
-    outcome = delete_entries(engine, tenant.bucket.s3_bucket, tenant.organization.account_id,
-                             [ChunkEntry(k=key, v="null", s=1) for key in keys])
+    outcome = delete_entries(tenant.bucket.s3_bucket, tenant.organization.account_id,
+                             [ChunkEntry(k=key, v="null", s=1) for key in keys], client=engine)
     assert sorted(entry.k for entry in outcome.deleted) == sorted(keys)
     assert outcome.failures == []
     assert tenant.keys() == []
@@ -331,7 +331,7 @@ def test_a_chunk_whose_bucket_vanished_fails_every_key_with_no_such_bucket(stack
 
     engine.real = type("Gone", (), {"delete_objects": staticmethod(bucket_gone)})()
     entries = [ChunkEntry(k="a", s=1), ChunkEntry(k="b", v="null", s=2)]
-    outcome = delete_entries(engine, tenant.bucket.s3_bucket, tenant.organization.account_id, entries)
+    outcome = delete_entries(tenant.bucket.s3_bucket, tenant.organization.account_id, entries, client=engine)
     assert outcome.deleted == []
     assert [(failure.key, failure.version_id, failure.code) for failure in outcome.failures] == [
         ("a", None, "NoSuchBucket"), ("b", "null", "NoSuchBucket")]
@@ -350,7 +350,7 @@ def test_answers_that_leave_the_version_id_out_are_matched_to_the_requested_vers
                     "Errors": [{"Key": "k", "Code": "AccessDenied", "Message": "Object Lock"}]}
 
     entries = [ChunkEntry(k="k", v="locked", s=1), ChunkEntry(k="k", v="marker", s=0), ChunkEntry(k="n", v="null", s=2)]
-    outcome = delete_entries(VagueS3(), "bucket", "123456789012", entries)
+    outcome = delete_entries("bucket", "123456789012", entries, client=VagueS3())
     assert [(entry.k, entry.v) for entry in outcome.deleted] == [("k", "marker"), ("n", "null")]
     assert [(failure.key, failure.version_id, failure.code) for failure in outcome.failures] == [
         ("k", "locked", "AccessDenied")]
@@ -373,8 +373,8 @@ def test_a_chunk_whose_calls_stay_throttled_is_left_to_sqs_with_nothing_counted(
     keys = fill(tenant, 3)
     engine.real = type("Throttled", (), {"delete_objects": staticmethod(throttled)})()
     with pytest.raises(KeysStillThrottled):
-        delete_entries(engine, tenant.bucket.s3_bucket, tenant.organization.account_id,
-                       [ChunkEntry(k=key, s=1) for key in keys])
+        delete_entries(tenant.bucket.s3_bucket, tenant.organization.account_id,
+                       [ChunkEntry(k=key, s=1) for key in keys], client=engine)
     assert len(calls) == engine_settings().key_retry_attempts
     assert tenant.keys() == keys
 

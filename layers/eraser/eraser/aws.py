@@ -19,7 +19,7 @@ from botocore.utils import parse_timestamp
 
 _RETRYING = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=50)
 # For S3 calls inside an API request: one attempt, short timeouts (botocore's default read timeout is 60 s), and the
-# caller retries only while the invocation has time left (storage.retries.call_before, whose CALL_BUDGET_SECONDS is
+# caller retries only while the invocation has time left (storage.gateway.call_before; CALL_BUDGET_SECONDS is
 # these two timeouts plus a margin). botocore's own 8 attempts with backoff up to 20 s outlast a 28 s function.
 _SINGLE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2, read_timeout=8,
                          max_pool_connections=50)

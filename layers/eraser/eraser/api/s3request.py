@@ -29,7 +29,8 @@ from eraser.errors import InvalidArgument, OperationNotImplemented
 from eraser.sigv4 import AUTHENTICATION_QUERY_PARAMETERS, SignedRequest, uri_encode
 from eraser.storage.conditions import DeleteConditions, as_utc, normalize_etag
 from eraser.storage.delete_objects import DeleteObjectsEntry, DeleteObjectsRequest
-from eraser.storage.objects import REQUESTER, DeleteObjectRequest
+from eraser.storage.gateway import REQUESTER
+from eraser.storage.objects import DeleteObjectRequest
 
 _PLACEHOLDER = re.compile(r"\{([^}+]+)(\+?)\}")
 # S3 types sizes as 64-bit longs (19 digits): a longer number matches no object, and past 4,300 digits int()

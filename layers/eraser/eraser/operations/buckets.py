@@ -30,7 +30,7 @@ from eraser.auth import Principal
 from eraser.config import settings
 from eraser.errors import Conflict, IdempotencyKeyReused, ValidationFailed
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
-from eraser.storage.listing import count_current_objects
+from eraser.storage import gateway
 from eraser.tasks.engine import create_task
 from eraser.tasks.model import Task, TaskKind
 from eraser.tasks.repository import TaskRepository
@@ -72,8 +72,8 @@ def submit_bucket_deletion(principal: Principal, bucket_identifier: str, *, idem
 
     def start() -> Task:
         enforce_rate_limit(LimitedOperation.DELETE_BUCKET, principal)
-        object_count = count_current_objects(aws.s3(), bucket.s3_bucket, principal.organization.account_id,
-                                             cap=OBJECT_COUNT_CAP)
+        s3 = gateway.open_bucket(bucket.s3_bucket, principal.organization.account_id)
+        object_count = s3.count_current_objects(cap=OBJECT_COUNT_CAP)
         return create_task(principal.organization, TaskKind.DELETE_BUCKET, [bucket], principal.subject,
                            exclusive=True, object_count=object_count)
 

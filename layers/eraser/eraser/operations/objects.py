@@ -14,8 +14,8 @@ Bulk delete, step by step:
    of at most 1000 keys, retrying the keys S3 reports as throttled or failed internally; bulk delete reports every
    other per-key error with S3's own code, and the keys still failing after the last attempt.
 
-Every S3 call is attempted once by botocore (``aws.s3_single_attempt``) and retried by Eraser only while the
-invocation has time left (``retries.Deadline``): botocore's own retries under a throttling S3 outlasted the function
+Every S3 call goes through the bucket's gateway opened with the invocation's deadline (``storage.gateway``): attempted
+once by botocore and retried by Eraser only while the invocation has time left (``retries.Deadline``): botocore's own retries under a throttling S3 outlasted the function
 and API Gateway answered 502. Listing that does not finish in time makes the request a task; deleting that does not
 finish in time hands the keys left to a task (``hand_off``), and the answer reports what was deleted before.
 """
@@ -41,7 +41,7 @@ from eraser.errors import (
 )
 from eraser.observability import logger, metrics, tracer
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
-from eraser.storage import browse
+from eraser.storage import browse, gateway
 from eraser.storage.browse import HeadedObject
 from eraser.storage.browse import ListObjectsQuery as ListObjectsQuery  # the S3 listing routes' requests
 from eraser.storage.browse import ListVersionsQuery as ListVersionsQuery
@@ -64,10 +64,10 @@ from eraser.storage.deletion import (
     delete_keys,
     delete_versions,
 )
+from eraser.storage.gateway import REQUESTER
 from eraser.storage.keys import ObjectKey, folder_prefix
 from eraser.storage.objects import (
     INVALID_VERSION_ID,
-    REQUESTER,
     DeleteObjectRequest,
     DeleteObjectResult,
     S3ObjectVersions,
@@ -233,7 +233,8 @@ def bulk_delete(principal: Principal, bucket_identifier: str, request: BulkDelet
     work_deadline = time_left.less(HANDOFF_RESERVE_SECONDS)
     organization = principal.organization
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, bucket_identifier)
-    objects = store or S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id, deadline=work_deadline)
+    objects = store or S3ObjectStore(gateway.open_bucket(bucket.s3_bucket, organization.account_id,
+                                                         deadline=work_deadline), bucket.name)
     sync_limit = limit if limit is not None else settings().sync_delete_limit
     plan = plan_deletion(objects, request, sync_limit, work_deadline.less(DELETION_RESERVE_SECONDS))
     if not admit_synchronously(plan):
@@ -305,7 +306,8 @@ def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
     if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
         raise AccessDenied()
-    store = S3ObjectVersions(bucket.s3_bucket, request, s3_client, deadline)
+    store = S3ObjectVersions(gateway.open_bucket(bucket.s3_bucket, organization.account_id,
+                                                 deadline=deadline or Deadline.unbounded(), client=s3_client), request)
 
     pinned_etag: str | None = None
     if request.conditions.any:
@@ -359,8 +361,10 @@ def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenan
     # S3 answers each object once however often it is named.
     unique = list({(entry.key, entry.version_id): entry for entry in request.entries}.values())
     time_left = deadline or Deadline.unbounded()
-    judged = judge_entries(bucket.s3_bucket, request, unique, check_client, time_left)
-    store = S3ObjectStore(bucket.s3_bucket, bucket.name, organization.account_id, s3_client, deadline=time_left)
+    judged = judge_entries(gateway.open_bucket(bucket.s3_bucket, organization.account_id, deadline=time_left,
+                                               client=check_client), request, unique)
+    store = S3ObjectStore(gateway.open_bucket(bucket.s3_bucket, organization.account_id, deadline=time_left,
+                                              client=s3_client), bucket.name)
     outcome = delete_versions(store, judged.sendable, retry, time_left)
     # Entries the invocation's time did not reach were not deleted (or not knowingly: an answer that never came).
     last_code = outcome.out_of_time.last_code if outcome.out_of_time is not None else None

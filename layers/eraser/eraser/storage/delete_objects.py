@@ -17,7 +17,6 @@ Every entry is judged before anything is deleted, and only then are the deletabl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,13 +25,13 @@ from eraser.storage.deletion import (
     DeletedDetail,
     ObjectTarget,
 )
+from eraser.storage.gateway import BucketGateway
 from eraser.storage.objects import (
     INVALID_VERSION_ID,
     DeleteObjectRequest,
     S3ObjectVersions,
     ensure_not_locked,
 )
-from eraser.storage.retries import Deadline
 
 
 @dataclass(frozen=True)
@@ -97,8 +96,8 @@ def _refused(target: ObjectTarget, error: EraserError) -> EntryFailed:
     return EntryFailed(target.key, target.version_id, code, error.message)
 
 
-def judge_entries(s3_bucket: str, request: DeleteObjectsRequest, targets: list[DeleteObjectsEntry], client: Any,
-           deadline: Deadline) -> JudgedEntries:
+def judge_entries(bucket: BucketGateway, request: DeleteObjectsRequest, targets: list[DeleteObjectsEntry]
+                  ) -> JudgedEntries:
     judged = JudgedEntries()
     for entry in targets:
         target = ObjectTarget(entry.key, entry.version_id)
@@ -123,7 +122,7 @@ def judge_entries(s3_bucket: str, request: DeleteObjectsRequest, targets: list[D
             judged.sendable.append(target)
             continue
         try:
-            version = S3ObjectVersions(s3_bucket, single, client, deadline).find_version(entry.version_id)
+            version = S3ObjectVersions(bucket, single).find_version(entry.version_id)
             if version.exists and not version.is_delete_marker:
                 ensure_not_locked(version, bypass_governance=request.bypass_governance_retention)
         except (InvalidArgument, AccessDenied, BucketStateConflict) as error:

@@ -7,8 +7,9 @@ a synchronous request reports the keys still failing (or hands them to a task wh
 raises, so that SQS delivers the whole chunk again and it is counted once, later.
 
 Two retries, nested, both with full-jitter backoff and never past the ``Deadline``:
-- a whole call failing with a retryable code or a dropped connection is attempted again (``retries.call_before``
-  with ``CALL_RETRY``); still failing, it raises ``OutOfTime``, and the loop stops with ``out_of_time`` set;
+- a whole call failing with a retryable code or a dropped connection is attempted again by the gateway
+  (``storage.gateway``, as it was opened: ``CALL_RETRY`` within a request's deadline, the worker's policy); still
+  failing, it raises ``OutOfTime``, and the loop stops with ``out_of_time`` set;
 - DeleteObjects answers 200 with per-key ``<Error>`` entries, which botocore never retries: the keys failing with a
   retryable code are sent again (``RetryPolicy``). A whole call refused for good (AccessDenied from a policy or
   another owner, NoSuchBucket where the caller asked for it) fails every key of its batch with that code.
@@ -21,20 +22,12 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from eraser import aws
 from eraser.errors import BucketNotFound
+from eraser.storage.gateway import BucketGateway, S3Error
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, fits_in_xml
-from eraser.storage.retries import (
-    CALL_RETRY,
-    Deadline,
-    OutOfTime,
-    RetryPolicy,
-    call_before,
-    is_retryable,
-)
+from eraser.storage.retries import Deadline, OutOfTime, RetryPolicy, is_retryable
 
 LIST_PAGE_SIZE = 1000
 # The code reported for a key S3 neither deleted nor failed (possible only if S3 broke its own contract); retryable,
@@ -105,55 +98,41 @@ class ObjectStore(Protocol):
 
 
 class S3ObjectStore:
-    """One S3 bucket of an organization. Every call names the organization's AWS account as ``ExpectedBucketOwner``,
-    so a bucket registered by mistake in another account is refused by S3 (403) instead of being deleted from.
-    ``bucket_label`` is the name the caller knows; the S3 name never appears in an error.
+    """The deletion loop's view of one bucket (a ``BucketGateway``, which names the owner account on every call and
+    retries each call as it was opened to). ``bucket_label`` is the name the caller knows; the S3 name never
+    appears in an error.
 
-    Each call is retried as ``call_retry`` says while ``deadline`` allows, then raises ``OutOfTime``;
-    ``delete_singly`` reports it in its outcome instead, with the keys it deleted before.
+    A call still failing once the gateway's deadline has passed raises ``OutOfTime``; ``delete_singly`` reports it
+    in its outcome instead, with the keys it deleted before.
 
     A request names its bucket, so a bucket gone from S3 is its ``BucketNotFound`` (404); a task's chunk outlives the
     request that made it, and with ``missing_bucket_fails_keys`` a bucket gone meanwhile fails every key of the
     call with S3's ``NoSuchBucket`` instead, like any other refusal of the whole call."""
 
-    def __init__(self, s3_bucket: str, bucket_label: str, owner_account_id: str, client: Any | None = None,
-                 deadline: Deadline | None = None, *, call_retry: RetryPolicy = CALL_RETRY,
-                 missing_bucket_fails_keys: bool = False) -> None:
-        self._bucket = s3_bucket
+    def __init__(self, bucket: BucketGateway, bucket_label: str, *, missing_bucket_fails_keys: bool = False) -> None:
+        self._bucket = bucket
         self._label = bucket_label
-        self._owner = owner_account_id
-        self._s3 = client or aws.s3_single_attempt()
-        self._deadline = deadline or Deadline.unbounded()
-        self._call_retry = call_retry
         self._missing_bucket_fails_keys = missing_bucket_fails_keys
-
-    def _bucket_arguments(self) -> dict[str, str]:
-        return {"Bucket": self._bucket, "ExpectedBucketOwner": self._owner}
-
-    def _call(self, operation: str, **arguments: Any) -> dict[str, Any]:
-        try:
-            answer: dict[str, Any] = call_before(self._deadline, lambda: getattr(self._s3, operation)(**arguments),
-                                                 retry=self._call_retry)
-        except ClientError as error:
-            self._raise_if_bucket_missing(error)
-            raise
-        return answer
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         # Current objects only: on a versioned bucket a key whose latest version is a delete marker is already gone.
         # Paged by hand, not with botocore's paginator, so that each page is retried within the deadline.
-        arguments: dict[str, Any] = {**self._bucket_arguments(), "Prefix": prefix, "MaxKeys": LIST_PAGE_SIZE}
+        token: str | None = None
         while True:
-            page = self._call("list_objects_v2", **arguments)
-            for item in page.get("Contents", []):
-                yield item["Key"]
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
+            try:
+                page = self._bucket.list_objects_page(prefix=prefix, continuation_token=token,
+                                                      page_size=LIST_PAGE_SIZE)
+            except S3Error as error:
+                self._raise_if_bucket_missing(error)
+                raise
+            for item in page.entries:
+                yield item.key
+            if page.continuation_token is None:
                 return
-            arguments["ContinuationToken"] = token
+            token = page.continuation_token
 
-    def _raise_if_bucket_missing(self, error: ClientError) -> None:
-        if _code_of(error) == "NoSuchBucket" and not self._missing_bucket_fails_keys:
+    def _raise_if_bucket_missing(self, error: S3Error) -> None:
+        if error.code == "NoSuchBucket" and not self._missing_bucket_fails_keys:
             raise BucketNotFound(self._label) from error
 
     def delete_batch(self, keys: Sequence[str]) -> AttemptOutcome[str]:
@@ -168,14 +147,13 @@ class S3ObjectStore:
         if len(targets) > DELETE_OBJECTS_MAX_KEYS:
             raise ValueError(f"DeleteObjects takes at most {DELETE_OBJECTS_MAX_KEYS} keys, not {len(targets)}")
         try:
-            # Quiet=False: every key comes back as Deleted or Error, so a key counts as deleted only when S3 says so.
             # S3 reports a key that did not exist as Deleted (deleting is idempotent); so does Eraser.
-            answer = self._call("delete_objects", **self._bucket_arguments(), Delete={
-                "Objects": [_object_entry(target) for target in targets], "Quiet": False})
-        except ClientError as error:
+            answer = self._bucket.delete_objects([_object_entry(target) for target in targets])
+        except S3Error as error:
+            self._raise_if_bucket_missing(error)
             # The whole call failed with an error retrying does not change: every key of the batch carries it, so
             # the caller still learns what the earlier batches deleted.
-            return AttemptOutcome(failed={target: _failure(target, _code_of(error), _message_of(error))
+            return AttemptOutcome(failed={target: _failure(target, error.code or UNCONFIRMED, error.message)
                                           for target in targets})
         outcome: AttemptOutcome[ObjectTarget] = AttemptOutcome()
         for target, item, refused in _answered_targets(targets, answer.get("Deleted", []), answer.get("Errors", [])):
@@ -196,12 +174,13 @@ class S3ObjectStore:
         outcome: AttemptOutcome[ObjectTarget] = AttemptOutcome()
         for target in targets:
             try:
-                answer = self._call("delete_object", **self._bucket_arguments(), **_object_entry(target))
+                answer = self._bucket.delete_object(target.key, version_id=target.version_id)
             except OutOfTime as error:
                 outcome.out_of_time = error
                 break
-            except ClientError as error:
-                outcome.failed[target] = _failure(target, _code_of(error), _message_of(error))
+            except S3Error as error:
+                self._raise_if_bucket_missing(error)
+                outcome.failed[target] = _failure(target, error.code or UNCONFIRMED, error.message)
             else:
                 outcome.deleted.add(target)
                 marker = bool(answer.get("DeleteMarker"))
@@ -264,14 +243,6 @@ def _by_key(outcome: AttemptOutcome[ObjectTarget]) -> AttemptOutcome[str]:
                           failed={target.key: failure for target, failure in outcome.failed.items()},
                           details={target.key: detail for target, detail in outcome.details.items()},
                           out_of_time=outcome.out_of_time)
-
-
-def _code_of(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code") or UNCONFIRMED)
-
-
-def _message_of(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Message") or "")
 
 
 # --- retries ---------------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ Eraser adds what S3 or moto leave to the caller:
 
 - the bucket is looked up by name within the caller's organization (another organization's bucket is not found);
 - ``x-amz-expected-bucket-owner`` is compared with the organization's account before S3 is touched (moto ignores
-  ``ExpectedBucketOwner``; it is still passed on so that real S3 checks it too);
+  ``ExpectedBucketOwner``); every call then names that account as ``ExpectedBucketOwner`` (the gateway's rule), so
+  that real S3 checks it too, whether or not the client sent the header;
 - the preconditions are judged on a HEAD of the current version (moto ignores size and time, and ``If-Match: *``;
   AWS honours size and time only on directory buckets), then the DELETE carries ``If-Match`` with the ETag that HEAD
   saw, which real S3 checks atomically. What can still slip between HEAD and DELETE: the object is overwritten with
@@ -15,19 +16,21 @@ Eraser adds what S3 or moto leave to the caller:
 - a version that was a delete marker is reported as one (moto leaves out ``x-amz-delete-marker`` there);
 - a DELETE naming a version is only sent once a HEAD or a listing has shown that this key has that version: moto
   deletes the current object when a bucket that is not versioning-Enabled gets an id it does not know;
-- every S3 call is attempted once by botocore and retried only while the invocation has time left; then 503.
+- every S3 call goes through the bucket's gateway (``storage.gateway``), which names the organization's account as
+  ``ExpectedBucketOwner``, attempts it once with botocore and retries it only while the invocation has time left;
+  then 503.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from eraser import aws
 from eraser.errors import (
     AccessDenied,
     BucketNotFound,
@@ -41,8 +44,9 @@ from eraser.errors import (
     ServiceUnavailable,
 )
 from eraser.storage.conditions import DeleteConditions, StoredObject
+from eraser.storage.gateway import BucketGateway, S3Error
 from eraser.storage.keys import MAX_KEY_BYTES, utf8_length
-from eraser.storage.retries import RETRY_AFTER_SECONDS, Deadline, OutOfTime, call_before
+from eraser.storage.retries import RETRY_AFTER_SECONDS, OutOfTime
 
 # S3's version ids are opaque: today 32 URL-safe characters (letters, digits, '.' and '_'), older ones base64 (with
 # '+', '/' and '='); moto's are UUIDs. An id that is neither form (a path such as "../../x" mixes both) can never name
@@ -56,7 +60,6 @@ def well_formed_version_id(version_id: str) -> bool:
 
 # x-amz-mfa: the device's serial number (or ARN), one space, and the 6-digit code it shows.
 _MFA = re.compile(r"^\S+ [0-9]{6}$")
-REQUESTER = "requester"
 LOCKED = "Access Denied because object protected by object lock."
 # S3 answers SlowDown past 3,500 DELETEs per second per prefix; Eraser has already retried it with backoff.
 S3_DELETES_PER_PREFIX_PER_SECOND = 3500
@@ -127,52 +130,34 @@ def _names_version(requested: str, answered: str | None) -> bool:
     return answered == requested or (requested == "null" and answered in (None, "null"))
 
 
-def _status_of(error: ClientError) -> int | None:
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return int(status) if status is not None else None
-
-
-def head_found_delete_marker(error: ClientError) -> bool:
-    """Whether a failed HeadObject says a delete marker is there. A HEAD answer has no body: S3 says "the current
-    version is a marker" with 404 and ``x-amz-delete-marker: true``, and "this version is a marker" with 405."""
-    marker = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-delete-marker")
-    status = _status_of(error)
-    return status == 405 or (status == 404 and marker == "true")
-
-
 class S3ObjectVersions:
-    """HEAD, version lookup and DELETE of one key in one S3 bucket, S3's failures turned into the domain's errors.
-    Each call is retried while ``deadline`` allows (the client itself attempts once)."""
+    """HEAD, version lookup and DELETE of one key through the bucket's gateway, S3's failures (``S3Error``) turned
+    into the domain's errors. The gateway retries each call while its deadline allows; past it, ``RateLimited``
+    when S3 was throttling, else ``ServiceUnavailable``."""
 
-    def __init__(self, s3_bucket: str, request: DeleteObjectRequest, client: Any | None = None,
-                 deadline: Deadline | None = None) -> None:
-        self._s3 = client or aws.s3_single_attempt()
-        self._deadline = deadline or Deadline.unbounded()
+    def __init__(self, bucket: BucketGateway, request: DeleteObjectRequest) -> None:
+        self._bucket = bucket
         self._request = request
-        self._common: dict[str, Any] = {"Bucket": s3_bucket, "Key": request.key}
-        if request.expected_bucket_owner is not None:
-            self._common["ExpectedBucketOwner"] = request.expected_bucket_owner
-        if request.requester_pays:
-            self._common["RequestPayer"] = REQUESTER
 
-    def _call(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _in_time(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:
-            response: dict[str, Any] = call_before(self._deadline, lambda: getattr(self._s3, operation)(**arguments))
+            return call()
         except OutOfTime as error:
             if error.last_code in THROTTLING_CODES:
                 raise RateLimited(S3_DELETES_PER_PREFIX_PER_SECOND, retry_after=RETRY_AFTER_SECONDS) from error
             raise ServiceUnavailable("S3 did not complete the request in time. Please try again.",
                                      retry_after=RETRY_AFTER_SECONDS) from error
-        return response
 
     def head(self, version_id: str | None = None) -> StoredObject:
-        arguments = dict(self._common, **({"VersionId": version_id} if version_id is not None else {}))
+        request = self._request
         try:
-            response = self._call("head_object", arguments)
-        except ClientError as error:
-            if head_found_delete_marker(error):
+            response = self._in_time(lambda: self._bucket.head_object(request.key, version_id=version_id,
+                                                                      requester_pays=request.requester_pays))
+        except S3Error as error:
+            if error.found_delete_marker:
                 return StoredObject(exists=True, is_delete_marker=True)
-            if _status_of(error) == 404:
+            if error.status == 404:
                 return StoredObject(exists=False)
             self._raise_domain_error(error)
         if version_id is not None and not _names_version(version_id, response.get("VersionId")):
@@ -218,22 +203,21 @@ class S3ObjectVersions:
 
     def _listed_version(self, version_id: str) -> tuple[StoredObject, int]:
         """The version as listed, and how many versions and delete markers the key has."""
-        key = self._request.key
-        arguments: dict[str, Any] = {"Bucket": self._common["Bucket"], "Prefix": key, "MaxKeys": VERSIONS_PAGE_SIZE}
-        for optional in ("ExpectedBucketOwner", "RequestPayer"):
-            if optional in self._common:
-                arguments[optional] = self._common[optional]
+        request = self._request
         found = StoredObject(exists=False)
         versions_of_key = 0
+        markers: dict[str, str | None] = {}
         while True:
             try:
-                page = self._call("list_object_versions", arguments)
-            except ClientError as error:
+                page = self._in_time(functools.partial(
+                    self._bucket.list_object_versions, prefix=request.key, max_keys=VERSIONS_PAGE_SIZE,
+                    requester_pays=request.requester_pays, **markers))
+            except S3Error as error:
                 self._raise_domain_error(error)
             listed_other_key = False
             for kind, is_marker in (("Versions", False), ("DeleteMarkers", True)):
                 for entry in page.get(kind, []):
-                    if entry.get("Key") != key:
+                    if entry.get("Key") != request.key:
                         listed_other_key = True
                         continue
                     versions_of_key += 1
@@ -243,30 +227,20 @@ class S3ObjectVersions:
             # listed, every version of ``key`` has been.
             if listed_other_key or not page.get("IsTruncated"):
                 return found, versions_of_key
-            arguments["KeyMarker"] = page.get("NextKeyMarker")
-            arguments["VersionIdMarker"] = page.get("NextVersionIdMarker")
+            markers = {"key_marker": page.get("NextKeyMarker"), "version_id_marker": page.get("NextVersionIdMarker")}
 
     def delete(self, *, if_match: str | None) -> dict[str, Any]:
         request = self._request
-        arguments = dict(self._common)
-        if request.version_id is not None:
-            arguments["VersionId"] = request.version_id
-        if request.mfa is not None:
-            arguments["MFA"] = request.mfa
-        if if_match is not None:
-            arguments["IfMatch"] = if_match
-        # Only ever sent as true: moto takes any value of the header, "false" included, as a bypass.
-        if request.bypass_governance_retention:
-            arguments["BypassGovernanceRetention"] = True
         try:
-            return self._call("delete_object", arguments)
-        except ClientError as error:
+            return self._in_time(lambda: self._bucket.delete_object(
+                request.key, version_id=request.version_id, if_match=if_match, mfa=request.mfa,
+                bypass_governance_retention=request.bypass_governance_retention,
+                requester_pays=request.requester_pays))
+        except S3Error as error:
             self._raise_domain_error(error)
 
-    def _raise_domain_error(self, error: ClientError) -> NoReturn:
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "")
-        status = _status_of(error)
+    def _raise_domain_error(self, error: S3Error) -> NoReturn:
+        code, message, status = error.code, error.message, error.status
         if code == "NoSuchBucket":
             raise BucketNotFound(self._request.bucket) from error
         if code == "NoSuchKey":

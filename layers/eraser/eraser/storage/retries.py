@@ -1,10 +1,11 @@
 """What is worth retrying when S3 deletes, and how long to wait: the one place that says which S3 codes are
-transient, for a key inside a DeleteObjects answer (``is_retryable``) and for a whole call (``retryable_code_of``).
+transient, for a key inside a DeleteObjects answer (``is_retryable``) and for a whole call (``retryable_code``).
 
 DeleteObjects answers 200 with per-key ``<Error>`` entries; botocore retries whole calls, never single keys, so the
 deletion loop (``storage.deletion``) retries the keys itself, for bulk delete, the S3 route and the task worker alike.
 
-Synchronous requests also bound every retry by the time their invocation has left (``Deadline``, ``call_before``).
+Synchronous requests also bound every retry by the time their invocation has left (``Deadline``); the gateway
+(``storage.gateway.call_before``) applies these to each S3 call.
 """
 
 from __future__ import annotations
@@ -14,11 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import botocore.exceptions
-
-Result = TypeVar("Result")
+from typing import Any
 
 # Per-key or per-call codes that say "try again": S3 throttled (SlowDown 503), failed internally, or timed out.
 # Anything else (AccessDenied under Object Lock or a policy, NoSuchBucket...) does not change by retrying.
@@ -96,23 +93,14 @@ class OutOfTime(Exception):
         self.last_code = last_code
 
 
-# Connection trouble is worth another attempt; S3 may or may not have acted on a call whose answer never came.
-TRANSIENT_FAILURES = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
-
-
-def retryable_code_of(error: Exception) -> str | None:
-    """S3's error code if the failure is worth retrying, else None."""
-    if isinstance(error, TRANSIENT_FAILURES):
-        return "RequestTimeout"
-    if isinstance(error, botocore.exceptions.ClientError):
-        code = str(error.response.get("Error", {}).get("Code") or "")
-        if is_retryable(code):
-            return code
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code.isdigit() and status is None:
-            status = int(code)
-        if status in RETRYABLE_STATUSES:
-            return RETRYABLE_STATUSES[status]
+def retryable_code(code: str, status: int | None) -> str | None:
+    """S3's error code for a whole call if retrying it may help, else None."""
+    if is_retryable(code):
+        return code
+    if code.isdigit() and status is None:
+        status = int(code)
+    if status in RETRYABLE_STATUSES:
+        return RETRYABLE_STATUSES[status]
     return None
 
 
@@ -145,25 +133,6 @@ class RetryPolicy:
         return True
 
 
-# A synchronous request's single-attempt client (aws.s3_single_attempt), retried within the invocation's time.
+# A synchronous request's single-attempt client (aws.s3_single_attempt), retried within the invocation's time
+# (``storage.gateway.call_before``).
 CALL_RETRY = RetryPolicy(attempts=8, max_delay=2.0)
-
-
-def call_before(deadline: Deadline, call: Callable[[], Result], *, retry: RetryPolicy = CALL_RETRY) -> Result:
-    """``call()``, retried as ``retry`` says while its failure is transient and another attempt fits before
-    ``deadline``; then ``OutOfTime``. Any other failure is raised unchanged."""
-    last_code: str | None = None
-    for attempt_number in range(retry.attempts):
-        if attempt_number:
-            if not retry.pause_before(attempt_number - 1, deadline):
-                break
-        elif not deadline.within(CALL_BUDGET_SECONDS):
-            break
-        try:
-            return call()
-        except Exception as error:
-            code = retryable_code_of(error)
-            if code is None:
-                raise
-            last_code = code
-    raise OutOfTime(last_code)

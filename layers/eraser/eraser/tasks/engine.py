@@ -9,17 +9,15 @@ moves the task on: another verification pass (a sweep listing from the start), o
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
-from eraser import aws
 from eraser.clock import new_id, utc_now
 from eraser.config import engine_settings
 from eraser.errors import BucketNotFound, Conflict, RequestTooLarge, TaskNotFound
 from eraser.observability import logger, metrics
-from eraser.storage.listing import abort_multipart_uploads, bucket_exists, bucket_is_empty
+from eraser.storage import gateway
+from eraser.storage.gateway import BucketGateway, S3Error
 from eraser.tasks.model import (
     KeyFailure,
     ListingMessage,
@@ -205,27 +203,25 @@ def finalize(task: Task, remaining_ms: RemainingMs) -> bool:
     """Abort multipart uploads, verify, delete the bucket for delete_bucket, and end the task truthfully. False when
     the uploads need another invocation (the caller hands the step over)."""
     repository = TaskRepository()
-    s3 = aws.s3()
+    buckets = {target.s3_bucket: gateway.open_bucket(target.s3_bucket, task.account_id) for target in task.targets}
     tuning = engine_settings()
     # A bucket being deleted that is already gone from S3 (deleted outside Eraser) has nothing left to verify.
     gone = {target.s3_bucket for target in task.targets
-            if task.kind == TaskKind.DELETE_BUCKET and not bucket_exists(s3, target.s3_bucket, task.account_id)}
+            if task.kind == TaskKind.DELETE_BUCKET and not buckets[target.s3_bucket].bucket_exists()}
     if task.selection.mode == SelectionMode.ALL:
         initiated_before = task.snapshot_at if task.kind != TaskKind.DELETE_BUCKET else None
         for target in task.targets:
             if target.s3_bucket in gone:
                 continue
-            aborted, done = abort_multipart_uploads(
-                s3, target.s3_bucket, task.account_id, initiated_before=initiated_before,
-                keep_going=lambda: remaining_ms() > tuning.listing_step_reserve_ms)
+            aborted, done = buckets[target.s3_bucket].abort_multipart_uploads(
+                initiated_before=initiated_before, keep_going=lambda: remaining_ms() > tuning.listing_step_reserve_ms)
             repository.add_uploads_aborted(task.id, aborted)
             if not done:
                 return False
-    empty = all(target.s3_bucket in gone or bucket_is_empty(s3, target.s3_bucket, task.account_id)
-                for target in task.targets)
+    empty = all(target.s3_bucket in gone or buckets[target.s3_bucket].bucket_is_empty() for target in task.targets)
     verified = task.counts.failed == 0 and (task.pass_listed == 0 or task.selection.mode == SelectionMode.KEYS)
     if task.kind == TaskKind.DELETE_BUCKET:
-        _finish_bucket_deletion(task, repository, s3, empty=empty, verified=verified)
+        _finish_bucket_deletion(task, repository, buckets, empty=empty, verified=verified)
     elif verified:
         repository.finish(task, TaskStatus.COMPLETED, bucket_empty_at_end=empty)
     else:
@@ -241,8 +237,8 @@ def _unverified_reason(task: Task) -> str:
             "while it was being emptied")
 
 
-def _finish_bucket_deletion(task: Task, repository: TaskRepository, s3: Any, *, empty: bool,
-                            verified: bool) -> Task | None:
+def _finish_bucket_deletion(task: Task, repository: TaskRepository, buckets: dict[str, BucketGateway], *,
+                            empty: bool, verified: bool) -> Task | None:
     if not (verified and empty):
         reason = _unverified_reason(task) if not verified else (
             "the bucket received new objects while it was being deleted; it was kept")
@@ -252,9 +248,9 @@ def _finish_bucket_deletion(task: Task, repository: TaskRepository, s3: Any, *, 
     tenancy = TenancyRepository()
     for target in task.targets:
         try:
-            s3.delete_bucket(Bucket=target.s3_bucket, ExpectedBucketOwner=task.account_id)
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
+            buckets[target.s3_bucket].delete_bucket()
+        except S3Error as error:
+            code = error.code
             if code == "BucketNotEmpty":
                 return repository.finish(task, TaskStatus.FAILED, bucket_empty_at_end=False, reason=(
                     "the bucket received new objects while it was being deleted; it was kept"))

@@ -15,21 +15,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
-from eraser import aws
 from eraser.clock import new_id, utc_now
 from eraser.config import engine_settings
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
-from eraser.storage.listing import (
-    ListedVersion,
-    list_objects_page,
-    list_versions_page,
-    modified_by,
-    trashed_before,
-    versioning_was_ever_enabled,
-)
+from eraser.storage import gateway
+from eraser.storage.gateway import ListedVersion, S3Error
 from eraser.tasks.engine import (
     RemainingMs,
     advance_if_pass_finished,
@@ -39,7 +31,6 @@ from eraser.tasks.engine import (
     resume_message,
 )
 from eraser.tasks.model import (
-    HeldVersion,
     ListingCursor,
     ListingMessage,
     SelectionMode,
@@ -49,6 +40,7 @@ from eraser.tasks.model import (
 )
 from eraser.tasks.queues import cut_chunks, send_chunks, send_listing_step
 from eraser.tasks.repository import TaskRepository
+from eraser.tasks.selection import targeted_objects, targeted_versions
 
 # Retrying these cannot help: the bucket is gone, or belongs to another account (ExpectedBucketOwner), or a policy
 # denies the listing. The task fails at once with the reason instead of after five deliveries and a dead letter.
@@ -126,7 +118,7 @@ def _listing_step(task: Task, token: str, remaining_ms: RemainingMs) -> None:
         if cursor.target_index < len(task.targets):
             try:
                 _list_page(task, cursor, listed)
-            except ClientError as error:
+            except S3Error as error:
                 _refused_listing(task, hop, token, cursor, error)
                 return
         done = cursor.target_index >= len(task.targets)
@@ -146,8 +138,8 @@ def _listing_step(task: Task, token: str, remaining_ms: RemainingMs) -> None:
                                          cursor=saved.cursor))
 
 
-def _refused_listing(task: Task, hop: int, token: str, cursor: ListingCursor, error: ClientError) -> None:
-    code = error.response["Error"]["Code"]
+def _refused_listing(task: Task, hop: int, token: str, cursor: ListingCursor, error: S3Error) -> None:
+    code = error.code
     if code not in PERMANENT_LISTING_ERRORS:
         raise error  # throttling or S3 trouble: SQS delivers the step again
     if code == "NoSuchBucket" and task.kind == TaskKind.DELETE_BUCKET:
@@ -158,8 +150,7 @@ def _refused_listing(task: Task, hop: int, token: str, cursor: ListingCursor, er
             advance_if_pass_finished(saved)
         return
     target = task.targets[min(cursor.target_index, len(task.targets) - 1)]
-    fail_task(task.id, f"S3 refused to list bucket '{target.bucket_name}': {code} "
-                       f"({error.response['Error'].get('Message', '')})")
+    fail_task(task.id, f"S3 refused to list bucket '{target.bucket_name}': {code} ({error.message})")
 
 
 @dataclass
@@ -185,58 +176,26 @@ def _list_page(task: Task, cursor: ListingCursor, listed: ListedVersionsCount) -
 
 
 def _next_page(task: Task, cursor: ListingCursor) -> tuple[list[ListedVersion], bool]:
-    """List the cursor's next page, move the cursor past it, and return the versions the task targets."""
+    """List the cursor's next page, move the cursor past it, and return the versions the task targets (chosen by
+    ``tasks.selection``)."""
     if task.selection.mode == SelectionMode.KEYS:
         return _next_keys_page(task, cursor), False
-    s3 = aws.s3()
     target = task.targets[cursor.target_index]
-    # A purge works on what the bucket held when it was asked for; deleting a bucket takes everything.
-    cutoff = None if task.kind == TaskKind.DELETE_BUCKET else task.snapshot_at
+    bucket = gateway.open_bucket(target.s3_bucket, task.account_id)
+    page_size = engine_settings().listing_page_size
     if task.selection.mode == SelectionMode.ALL:
         if cursor.versioned is None:
-            cursor.versioned = versioning_was_ever_enabled(s3, target.s3_bucket, task.account_id)
+            cursor.versioned = bucket.versioning_was_ever_enabled()
         if not cursor.versioned:
-            objects = list_objects_page(s3, target.s3_bucket, task.account_id, prefix="",
-                                        continuation_token=cursor.continuation_token,
-                                        page_size=engine_settings().listing_page_size)
+            objects = bucket.list_objects_page(prefix="", continuation_token=cursor.continuation_token,
+                                               page_size=page_size)
             cursor.continuation_token = objects.continuation_token
             if objects.continuation_token is None:
                 _next_target(cursor)
-            return modified_by(objects.entries, cutoff), True
-    page = list_versions_page(s3, target.s3_bucket, task.account_id, key_marker=cursor.key_marker,
-                              version_marker=cursor.version_marker, page_size=engine_settings().listing_page_size)
-    if task.selection.mode == SelectionMode.TRASH:
-        assert task.selection.superseded_before is not None
-        held = None
-        if cursor.held_marker_key is not None and cursor.held_marker_modified is not None:
-            held = ListedVersion(cursor.held_marker_key, cursor.held_marker_version, 0, cursor.held_marker_modified,
-                                 True, True)
-        trash = trashed_before(page.entries, task.selection.superseded_before, previous_key=cursor.previous_key,
-                               previous_modified=cursor.previous_modified, held_marker=held)
-        selected = trash.selected
-        cursor.previous_key, cursor.previous_modified = trash.previous_key, trash.previous_modified
-        marker = trash.held_marker
-        if marker is not None and page.is_last:
-            selected.append(marker)
-            marker = None
-        cursor.held_marker_key = marker.key if marker else None
-        cursor.held_marker_version = marker.version_id if marker else None
-        cursor.held_marker_modified = marker.last_modified if marker else None
-    else:
-        selected = modified_by(page.entries, cutoff)
-    carried = cursor.anchor
-    cursor.anchor = None
-    if not page.is_last:
-        anchor = next((entry for entry in selected if (entry.key, entry.version_id)
-                       == (page.next_key_marker, page.next_version_marker)), None)
-        if anchor is not None:
-            selected = [entry for entry in selected if entry is not anchor]
-            cursor.anchor = HeldVersion(key=anchor.key, version_id=anchor.version_id, size=anchor.size,
-                                        last_modified=anchor.last_modified,
-                                        is_delete_marker=anchor.is_delete_marker)
-    if carried is not None:
-        selected = [ListedVersion(carried.key, carried.version_id, carried.size, carried.last_modified, False,
-                                  carried.is_delete_marker), *selected]
+            return targeted_objects(task, objects), True
+    page = bucket.list_versions_page(key_marker=cursor.key_marker, version_marker=cursor.version_marker,
+                                     page_size=page_size)
+    selected = targeted_versions(task, page, cursor)
     if page.is_last:
         _next_target(cursor)
     else:
@@ -253,15 +212,13 @@ def _next_keys_page(task: Task, cursor: ListingCursor) -> list[ListedVersion]:
         return [ListedVersion(key, None, 0, task.created_at, True, False) for key in keys]
     if cursor.prefix_index < len(selection.prefixes):
         target = task.targets[cursor.target_index]
-        page = list_objects_page(aws.s3(), target.s3_bucket, task.account_id,
-                                 prefix=selection.prefixes[cursor.prefix_index],
-                                 continuation_token=cursor.continuation_token, page_size=page_size)
+        page = gateway.open_bucket(target.s3_bucket, task.account_id).list_objects_page(
+            prefix=selection.prefixes[cursor.prefix_index], continuation_token=cursor.continuation_token,
+            page_size=page_size)
         cursor.continuation_token = page.continuation_token
         if page.continuation_token is None:
             cursor.prefix_index += 1
-        # A key named explicitly and also under a prefix is deleted (and counted) once.
-        named = set(selection.keys)
-        return [entry for entry in modified_by(page.entries, task.snapshot_at) if entry.key not in named]
+        return targeted_objects(task, page)
     _next_target(cursor)
     return []
 

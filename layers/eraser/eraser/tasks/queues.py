@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eraser import aws
 from eraser.config import engine_settings, settings
 from eraser.errors import TaskQueueingError
-from eraser.storage.listing import ListedVersion
+from eraser.storage.gateway import ListedVersion
 from eraser.tasks.model import ChunkEntry, ChunkMessage, ListingMessage
 
 # SendMessageBatch takes at most 10 messages and, like one message, at most 256 KiB in all.

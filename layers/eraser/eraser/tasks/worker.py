@@ -17,10 +17,10 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from eraser import aws
 from eraser.config import EngineSettings, engine_settings
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
+from eraser.storage import gateway
 from eraser.storage.deletion import (
     AttemptOutcome,
     KeyFailure,
@@ -74,7 +74,7 @@ def delete_chunk(chunk: ChunkMessage) -> None:
         advance_if_pass_finished(task)
         return
     target = task.targets[chunk.target_index]
-    outcome = delete_entries(aws.s3(), target.s3_bucket, task.account_id, chunk.entries)
+    outcome = delete_entries(target.s3_bucket, task.account_id, chunk.entries)
     sample = engine_settings().failure_sample_size
     counted = repository.record_chunk(chunk, deleted=len(outcome.deleted), failed=len(outcome.failures),
                                       bytes_freed=outcome.bytes_freed, failures=outcome.failures[:sample])
@@ -84,7 +84,8 @@ def delete_chunk(chunk: ChunkMessage) -> None:
         advance_if_pass_finished(repository.get(task.id))
 
 
-def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) -> ChunkOutcome:
+def delete_entries(s3_bucket: str, owner: str, entries: list[ChunkEntry], *, client: Any | None = None
+                   ) -> ChunkOutcome:
     if len(entries) > DELETE_OBJECTS_MAX_KEYS:
         raise ValueError(f"DeleteObjects takes at most {DELETE_OBJECTS_MAX_KEYS} keys, got {len(entries)}")
     tuning = engine_settings()
@@ -92,7 +93,8 @@ def delete_entries(s3: Any, bucket: str, owner: str, entries: list[ChunkEntry]) 
     # come on top, as many as the per-key ones and with the same backoff. No deadline: a worker killed by its
     # timeout is redelivered by SQS.
     retry = _retry(tuning)
-    store = S3ObjectStore(bucket, bucket, owner, client=s3, call_retry=retry, missing_bucket_fails_keys=True)
+    store = S3ObjectStore(gateway.open_bucket(s3_bucket, owner, call_retry=retry, client=client), s3_bucket,
+                          missing_bucket_fails_keys=True)
     targets = list(dict.fromkeys(_target_of(entry) for entry in entries))
     deletion = delete_versions(store, targets, retry)
     _raise_if_still_throttled(deletion, targets, tuning.key_retry_attempts)

@@ -10,8 +10,9 @@ Trash is S3 versioning read a certain way (see docs/trash.md):
   them. A current object version is never purged.
 
 Listing order is S3's: keys in UTF-8 binary order, each key's versions newest first (``ListObjectVersions`` pages as
-the task engine reads them, versions and delete markers merged back by ``LastModified``). Every S3 call passes the
-organization's account as ``ExpectedBucketOwner``.
+the task engine reads them, versions and delete markers merged back by ``LastModified``). Every S3 call goes through
+the bucket's gateway (``storage.gateway``), which names the organization's account as ``ExpectedBucketOwner``; when an
+entry went to trash is the task engine's rule (``tasks.selection.trashed_at``).
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from eraser import aws, safe_json
+from eraser import safe_json
 from eraser.errors import InvalidPageToken, MalformedJson, TrashNotEnabled, ValidationFailed
+from eraser.storage import gateway
+from eraser.storage.gateway import BucketGateway, ListedVersion, S3Error
 from eraser.storage.keys import MAX_KEY_BYTES, fits_in_xml
-from eraser.storage.listing import ListedVersion, list_versions_page
+from eraser.tasks.selection import trashed_at
 from eraser.tenancy import Bucket, Organization
 
 MAX_PAGE_SIZE = 1000
@@ -118,15 +120,18 @@ def list_trash(bucket: Bucket, owner: str, page_token: str | None = None,
     entries: list[TrashEntry] = []
     key_marker, version_marker = (position.k, position.v) if position else (None, None)
     last = position
+    s3 = gateway.open_bucket(bucket.s3_bucket, owner)
     for _ in range(MAX_S3_PAGES_PER_REQUEST):
-        page = list_versions_page(aws.s3(), bucket.s3_bucket, owner, key_marker=key_marker,
-                                  version_marker=version_marker, page_size=S3_PAGE_SIZE)
+        page = s3.list_versions_page(key_marker=key_marker, version_marker=version_marker, page_size=S3_PAGE_SIZE)
         for version in page.entries:
             newer = last if last is not None and last.k == version.key else None
-            if newer is not None and not version.is_latest and not version.is_delete_marker:
+            # The trash lists versions only; a delete marker is what trashed the version beneath it.
+            deleted_at = None if newer is None or version.is_latest or version.is_delete_marker else trashed_at(
+                version, datetime.fromtimestamp(newer.t, UTC))
+            if newer is not None and deleted_at is not None:
                 entries.append(TrashEntry(
                     key=version.key, version_id=version.version_id or "null", size=version.size,
-                    deleted_at=datetime.fromtimestamp(newer.t, UTC),
+                    deleted_at=deleted_at,
                     reason=TrashReason.DELETED if newer.m else TrashReason.OVERWRITTEN, restorable=newer.r))
             top_markers = version.is_delete_marker and (version.is_latest or (newer is not None and newer.r))
             last = _PageToken(b=bucket.id, k=version.key, v=version.version_id or "null",
@@ -165,7 +170,7 @@ class RestoreResult(BaseModel):
     errors: list[RestoreFailure]
 
 
-def _top_of_key(s3_bucket: str, owner: str, key: str) -> list[ListedVersion]:
+def _top_of_key(s3: BucketGateway, key: str) -> list[ListedVersion]:
     """The key's newest entries, down to its newest object version and whatever else was written in that version's
     second (S3 reports whole seconds, so the order of entries within one second is not known)."""
     found: list[ListedVersion] = []
@@ -174,8 +179,7 @@ def _top_of_key(s3_bucket: str, owner: str, key: str) -> list[ListedVersion]:
     version_marker: str | None = None
     while True:
         # The key is the smallest name with itself as prefix, so its versions come first; longer names follow.
-        page = list_versions_page(aws.s3(), s3_bucket, owner, key_marker=key_marker, version_marker=version_marker,
-                                  page_size=100, prefix=key)
+        page = s3.list_versions_page(key_marker=key_marker, version_marker=version_marker, page_size=100, prefix=key)
         for version in page.entries:
             if version.key != key or (newest_object and version.last_modified < newest_object.last_modified):
                 return found
@@ -187,8 +191,8 @@ def _top_of_key(s3_bucket: str, owner: str, key: str) -> list[ListedVersion]:
         key_marker, version_marker = page.next_key_marker, page.next_version_marker
 
 
-def _restore_key(s3_bucket: str, owner: str, key: str) -> RestoredKey | RestoreFailure:
-    top = _top_of_key(s3_bucket, owner, key)
+def _restore_key(s3: BucketGateway, key: str) -> RestoredKey | RestoreFailure:
+    top = _top_of_key(s3, key)
     if not top or not top[0].is_delete_marker:
         reason = "the object is not deleted" if top else "no such key in this bucket"
         return RestoreFailure(key=key, code=RestoreErrorCode.NOT_IN_TRASH, message=f"Not in trash: {reason}")
@@ -202,9 +206,9 @@ def _restore_key(s3_bucket: str, owner: str, key: str) -> RestoredKey | RestoreF
             # Deleting a marker by its version id is permanent and brings back whatever it hid; a marker that is
             # not on top (a new version was written meanwhile, or it shares a second with the version) hides
             # nothing, and removing it changes nothing visible.
-            aws.s3().delete_object(Bucket=s3_bucket, Key=key, VersionId=marker, ExpectedBucketOwner=owner)
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
+            s3.delete_object(key, version_id=marker)
+        except S3Error as error:
+            code = error.code
             if code == "AccessDenied":
                 return RestoreFailure(key=key, code=RestoreErrorCode.ACCESS_DENIED, message="Access Denied")
             return RestoreFailure(key=key, code=RestoreErrorCode.INTERNAL_ERROR, message=f"S3 error {code}")
@@ -217,6 +221,7 @@ def restore(bucket: Bucket, owner: str, keys: Sequence[str]) -> RestoreResult:
     require_trash(bucket)
     restored: list[RestoredKey] = []
     failures: list[RestoreFailure] = []
+    s3 = gateway.open_bucket(bucket.s3_bucket, owner)
     for key in keys:
         if not fits_in_xml(key):
             # Finding the key's markers takes a ListObjectVersions by prefix, whose XML answer cannot carry such a
@@ -225,7 +230,7 @@ def restore(bucket: Bucket, owner: str, keys: Sequence[str]) -> RestoreResult:
                                            message="The key holds characters XML 1.0 cannot carry (control "
                                                    "characters, U+FFFE, U+FFFF); it cannot be restored here"))
             continue
-        outcome = _restore_key(bucket.s3_bucket, owner, key)
+        outcome = _restore_key(s3, key)
         if isinstance(outcome, RestoredKey):
             restored.append(outcome)
         else:
