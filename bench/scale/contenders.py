@@ -353,7 +353,8 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
     recorded: set[tuple[int, int]] = set()
     state: dict[str, Any] = {"seq": 0, "chains_done": 0, "listing_done_at": None, "counted": 0, "failed": False,
                              "step_failures": 0, "chunk_failures": Counter(), "finished_at": None,
-                             "delete_calls_refused": 0, "conflicts_retried": 0}
+                             "delete_calls_refused": 0, "conflicts_retried": 0,
+                             "aimd_wait": 0.0}
     ranges = split_ranges(s3.bucket, design.listing_ranges)
     rates = [PrefixRate(values) for _ in range(s3.bucket.prefixes)] if design.aimd else []
     max_concurrency = int(design.batch_delete_max_concurrency or values.batch_delete_max_concurrency)
@@ -440,6 +441,7 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
                 while rates:
                     wait, epoch = rates[prefix].reserve(sim.now, keys)
                     if wait:
+                        state["aimd_wait"] += wait
                         yield wait
                     if epoch == rates[prefix].epoch:
                         break
@@ -540,6 +542,9 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
         bottleneck = f"listing: {len(ranges)} chain(s), one page after another"
     elif s3_use >= 0.7 or s3.log.slowdowns["DeleteObjects"] > 0.05 * s3.log.requests["DeleteObjects"]:
         bottleneck = f"S3 DELETE limit ({s3.partition_count} partitions, {s3_use:.0%} used)"
+    elif rates and state["aimd_wait"] > 0.3 * deletion_source.stats.busy_seconds:
+        bottleneck = (f"S3 DELETE limit per prefix, paced by AIMD (partitions {s3.bucket.prefixes} -> "
+                      f"{s3.partition_count})")
     elif busy >= 0.8 * max_concurrency:
         bottleneck = f"batch-delete MaximumConcurrency ({max_concurrency})"
     elif total < 600:
@@ -567,5 +572,6 @@ def eraser(sim: Simulator, s3: S3Model, values: Values, rng: random.Random, vers
                       "dynamodb_throttles": ddb.throttles, "delete_calls_refused": state["delete_calls_refused"],
                       "deleted_again": s3.bucket.deleted_again, "counted_deleted": state["counted"],
                       "cold_starts": deletion_source.stats.cold_starts,
-                      "conflicts_retried": state["conflicts_retried"]}
+                      "conflicts_retried": state["conflicts_retried"],
+                      "aimd_wait_share": state["aimd_wait"] / max(deletion_source.stats.busy_seconds, 1e-9)}
     return result

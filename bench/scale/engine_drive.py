@@ -2,10 +2,13 @@
 
 The real lister step (``tasks.lister.run_listing_message``), worker (``tasks.worker.delete_chunk_message``), pass end
 (``tasks.engine``) and repository (``tasks.repository``, ``record_chunk`` included) run unchanged. What they call is
-replaced at the factories they get their clients from (``eraser.aws``):
+replaced at the factories they get it from:
 
-- S3: a client answering from the model (``bench.scale.s3``): lazily generated keys, partitions, request limits,
-  SlowDown; it retries a 503 the way botocore's standard mode would (8 attempts), in virtual time;
+- S3: ``storage.gateway.open_bucket`` gives a ``ModelGateway``, the real ``BucketGateway`` (its pages, its walks, its
+  retries of whole calls) with only one attempt of one S3 call (``_attempt``) answered by the model
+  (``bench.scale.s3``): lazily generated keys, partitions, request limits, SlowDown; an attempt retries a 503 the
+  way botocore's standard mode does inside the retrying client (8 attempts), in virtual time, and the engine's own
+  pauses between retries (``storage.retries.wait``) advance virtual time instead of sleeping;
 - DynamoDB: moto's, in this process, for the conditions and the data; in front of it the model's limits: per-item
   write/read units (throttling, retried like botocore) and transaction holds (a write on an item inside another
   transaction gets TransactionConflictException, a transaction TransactionCanceledException with a
@@ -89,10 +92,7 @@ class Drive:
         self.requests: Counter[str] = Counter()
         self.queues: dict[str, Queue] = {}
 
-    # --- S3, as a boto3 client ----------------------------------------------------------------------------------
-    def s3_client(self) -> Any:
-        return _ModelS3(self)
-
+    # --- S3 ---------------------------------------------------------------------------------------------------------
     def key_runs(self, keys: list[str]) -> list[Run]:
         runs: list[Run] = []
         for key in keys:
@@ -216,6 +216,26 @@ class _ModelS3:
         return {"Deleted": [{"Key": key} for key in keys]}
 
 
+def model_gateway_class() -> type:
+    """``BucketGateway`` with its one attempt of one call answered by the model (imported late: the engine's
+    modules read their settings when first imported)."""
+    from eraser.storage.gateway import BucketGateway, S3Error
+
+    class ModelGateway(BucketGateway):
+        def __init__(self, drive: Drive, s3_bucket: str, owner: str, **kwargs: Any) -> None:
+            super().__init__(None, s3_bucket, owner, **kwargs)
+            self._model = _ModelS3(drive)
+
+        def _attempt(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            try:
+                answer: dict[str, Any] = getattr(self._model, operation)(**arguments)
+            except ClientError as error:
+                raise S3Error.of(error) from error
+            return answer
+
+    return ModelGateway
+
+
 class _Table:
     """A boto3 Table (moto's) behind the model's limits for the items the engine writes."""
 
@@ -336,7 +356,11 @@ def _drive(entries: int, prefixes: int, values: Values, seed: int) -> dict[str, 
     drive = Drive(values, bucket, s3, sim, rng)
     real_table, real_client = aws.table, aws.dynamodb_client
     tables: dict[str, _Table] = {}
-    originals = {name: getattr(aws, name) for name in ("s3", "sqs", "table", "dynamodb_client")}
+    from eraser.storage import gateway, retries
+
+    originals = {name: getattr(aws, name) for name in ("sqs", "table", "dynamodb_client")}
+    original_open_bucket, original_wait = gateway.open_bucket, retries.wait
+    model_gateway = model_gateway_class()
     clocks = [clock, lister, engine, repository, model]
     saved_clocks = [module.utc_now for module in clocks]
 
@@ -344,12 +368,21 @@ def _drive(entries: int, prefixes: int, values: Values, seed: int) -> dict[str, 
         return EPOCH + timedelta(seconds=drive.invocation.now)
 
     try:
-        model_s3, model_sqs = drive.s3_client(), _ModelSQS(drive)
+        model_sqs = _ModelSQS(drive)
         client = _DynamoDBClient(drive, real_client())
-        aws.s3 = lambda: model_s3  # type: ignore[assignment]
         aws.sqs = lambda: model_sqs  # type: ignore[assignment]
         aws.dynamodb_client = lambda: client  # type: ignore[assignment]
         aws.table = lambda name: tables.setdefault(name, _Table(drive, real_table(name)))  # type: ignore[assignment]
+
+        def open_model_bucket(s3_bucket: str, owner: str, *, deadline: Any = None, call_retry: Any = None,
+                              client: Any = None) -> Any:
+            return model_gateway(drive, s3_bucket, owner, deadline=deadline, call_retry=call_retry)
+
+        def virtual_wait(seconds: float) -> None:
+            drive.invocation.elapsed += seconds
+
+        gateway.open_bucket = open_model_bucket  # type: ignore[assignment]
+        retries.wait = virtual_wait  # type: ignore[assignment]
         for module in clocks:
             module.utc_now = virtual_now  # type: ignore[attr-defined]
         settings = config.settings()
@@ -416,6 +449,8 @@ def _drive(entries: int, prefixes: int, values: Values, seed: int) -> dict[str, 
     finally:
         for name, original in originals.items():
             setattr(aws, name, original)
+        gateway.open_bucket = original_open_bucket  # type: ignore[assignment]
+        retries.wait = original_wait  # type: ignore[assignment]
         for module, original in zip(clocks, saved_clocks, strict=True):
             module.utc_now = original  # type: ignore[attr-defined]
         os.environ.clear()
