@@ -84,3 +84,31 @@ def test_bad_settings_are_refused() -> None:
         PrefixRates(decrease=1.0)
     with pytest.raises(ValueError):
         PrefixRates(start=50.0, floor=100.0)
+
+
+# --- the deletion loop's hook, on an in-memory S3 behind the real gateway ---------------------------------------------
+def test_the_deletion_loop_slows_only_the_prefix_s3_throttles_and_deletes_everything(monkeypatch) -> None:
+    from eraser.storage import retries
+    from eraser.storage.deletion import ObjectTarget, RetryPolicy, S3ObjectStore, delete_versions
+    from tests.fakes.s3_gateway import OWNER, FakeS3
+
+    clock = FakeClock()
+    monkeypatch.setattr(retries, "wait", clock.sleep)
+    s3 = FakeS3()
+    s3.create_bucket("b")
+    hot = [f"hot/{number:04d}" for number in range(1500)]
+    cold = [f"cold/{number:04d}" for number in range(1500)]
+    for key in hot + cold:
+        s3.put("b", key)
+    limiter = PrefixRates(start=3000.0, decrease=0.5, clock=clock)
+    store = S3ObjectStore(s3.open_bucket("b", OWNER), "b", rates=limiter)
+    s3.fail_calls("delete_objects", "SlowDown", times=1)
+    retry = RetryPolicy(attempts=3, sleep=clock.sleep)
+    hot_outcome = delete_versions(store, [ObjectTarget(key) for key in hot], retry)
+    cold_outcome = delete_versions(store, [ObjectTarget(key) for key in cold], retry)
+    # Throttling is never a failure once a later attempt succeeded: every key gone, none reported failed.
+    assert len(hot_outcome.deleted) == 1500 and not hot_outcome.failed
+    assert len(cold_outcome.deleted) == 1500 and not cold_outcome.failed
+    assert s3.current_keys("b") == []
+    assert limiter.rate("hot/") < 3000.0
+    assert limiter.rate("cold/") > 3000.0

@@ -17,8 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from eraser.storage import retries
+
 # The published floor per partitioned prefix; a prefix starts a little under it.
 S3_DELETES_PER_SECOND = 3500.0
+
+
+def _pause(seconds: float) -> None:
+    retries.wait(seconds)  # looked up at each pause, so that a test replacing ``wait`` is obeyed
 
 
 def prefix_of(key: str) -> str:
@@ -37,12 +43,14 @@ class _Prefix:
 class PrefixRates:
     def __init__(self, *, start: float = 0.9 * S3_DELETES_PER_SECOND, floor: float = 100.0,
                  increase_per_second: float = 50.0, decrease: float = 0.9, pause_seconds: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None) -> None:
         if not 0 < decrease < 1 or floor <= 0 or start < floor:
             raise ValueError("need 0 < decrease < 1 and 0 < floor <= start")
         self._start, self._floor = start, floor
         self._increase, self._decrease, self._pause = increase_per_second, decrease, pause_seconds
-        self._clock, self._sleep = clock, sleep
+        self._clock = clock
+        # By default the pauses every retry of the deletion loop takes (tests replace ``retries.wait``).
+        self._sleep = sleep or _pause
         self._lock = threading.Lock()
         self._prefixes: dict[str, _Prefix] = {}
 
