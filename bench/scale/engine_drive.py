@@ -359,7 +359,9 @@ def _drive(entries: int, prefixes: int, values: Values, seed: int) -> dict[str, 
     from eraser.storage import gateway, retries
 
     originals = {name: getattr(aws, name) for name in ("sqs", "table", "dynamodb_client")}
-    original_open_bucket, original_wait = gateway.open_bucket, retries.wait
+    from eraser.storage.rate import PrefixRates
+
+    original_open_bucket, original_wait, original_rates = gateway.open_bucket, retries.wait, worker.DELETE_RATES
     model_gateway = model_gateway_class()
     clocks = [clock, lister, engine, repository, model]
     saved_clocks = [module.utc_now for module in clocks]
@@ -383,6 +385,9 @@ def _drive(entries: int, prefixes: int, values: Values, seed: int) -> dict[str, 
 
         gateway.open_bucket = open_model_bucket  # type: ignore[assignment]
         retries.wait = virtual_wait  # type: ignore[assignment]
+        # The worker's per-prefix rates (storage.rate) on the virtual clock; one module, so shared by every
+        # invocation here where each Lambda instance would have its own.
+        worker.DELETE_RATES = PrefixRates(clock=lambda: drive.invocation.now)
         for module in clocks:
             module.utc_now = virtual_now  # type: ignore[attr-defined]
         settings = config.settings()
@@ -451,6 +456,7 @@ def _drive(entries: int, prefixes: int, values: Values, seed: int) -> dict[str, 
             setattr(aws, name, original)
         gateway.open_bucket = original_open_bucket  # type: ignore[assignment]
         retries.wait = original_wait  # type: ignore[assignment]
+        worker.DELETE_RATES = original_rates
         for module, original in zip(clocks, saved_clocks, strict=True):
             module.utc_now = original  # type: ignore[attr-defined]
         os.environ.clear()
