@@ -26,6 +26,7 @@ os.environ.update(
     }
 )
 
+from tests.delete_calls import s3_calls  # noqa: F401  - a fixture for every test: S3 calls counted by operation
 from tests.support import AwsStack, Tenant, make_stack, make_tenant
 
 

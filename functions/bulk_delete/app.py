@@ -7,10 +7,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import seahorse
-from eraser.api.http import build_resolver, headers_of, parse_json_body, validate
+from eraser.api.http import build_resolver, dry_run_of, headers_of, parse_json_body, validate, without_dry_run
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.objects import BulkDeleteQuery, BulkDeleteRequest, Deadline, bulk_delete
+from eraser.operations.objects import BulkDeleteQuery, BulkDeleteRequest, Deadline, bulk_delete, preview_bulk_delete
 
 app = build_resolver(seahorse.error_response)
 
@@ -20,8 +20,12 @@ def delete_objects() -> Response:
     event = app.current_event
     # Credentials first: an unauthenticated caller learns nothing about what a valid body looks like.
     principal = authenticate(headers_of(event), Scope.OBJECTS_DELETE)
-    query = validate(BulkDeleteQuery, event.query_string_parameters or {}, location="query")
+    query = validate(BulkDeleteQuery, without_dry_run(event), location="query")
+    dry_run = dry_run_of(event)
     request = parse_json_body(event, BulkDeleteRequest)
+    if dry_run:
+        return seahorse.bulk_delete_dry_run_response(
+            preview_bulk_delete(principal, query.bucket, request, deadline=Deadline.of(app.lambda_context)))
     result = bulk_delete(principal, query.bucket, request, deadline=Deadline.of(app.lambda_context))
     return seahorse.bulk_delete_response(result)
 

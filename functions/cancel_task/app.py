@@ -19,7 +19,7 @@ app = build_resolver(mixpeek.error_response)
 def cancel_task(task_id: str) -> Response:
     principal = authenticate(headers_of(app.current_event), Scope.TASKS_CANCEL)
     report = cancel(principal, task_id)
-    return mixpeek.task_response(report.task, report.failures)
+    return mixpeek.task_response(report.task, report.failures, report.plan)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

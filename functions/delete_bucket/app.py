@@ -8,10 +8,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import mixpeek
-from eraser.api.http import build_resolver, headers_of, refuse_all_but_the_path
+from eraser.api.http import build_resolver, dry_run_of, headers_of, refuse_all_but_the_path
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.buckets import submit_bucket_deletion
+from eraser.operations.buckets import preview_bucket_deletion, submit_bucket_deletion
+from eraser.storage.retries import Deadline
 
 app = build_resolver(mixpeek.error_response)
 
@@ -21,6 +22,9 @@ def delete_bucket(bucket_identifier: str) -> Response:
     headers = headers_of(app.current_event)
     principal = authenticate(headers, Scope.BUCKETS_DELETE)
     refuse_all_but_the_path(app.current_event)
+    if dry_run_of(app.current_event):
+        return mixpeek.bucket_deletion_dry_run_response(
+            preview_bucket_deletion(principal, bucket_identifier, deadline=Deadline.of(app.lambda_context)))
     task = submit_bucket_deletion(principal, bucket_identifier, idempotency_key=headers.get("idempotency-key"),
                                   lambda_context=app.lambda_context)
     return mixpeek.bucket_deletion_response(task)

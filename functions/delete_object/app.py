@@ -8,10 +8,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import s3xml
 from eraser.api.http import build_resolver, headers_of
-from eraser.api.s3request import authenticate_s3, delete_object_request, ensure_delete_object
+from eraser.api.s3request import authenticate_s3, delete_object_request, dry_run_of_headers, ensure_delete_object
 from eraser.auth import Scope
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.objects import Deadline, delete_object
+from eraser.operations.objects import Deadline, delete_object, preview_delete_object
 
 app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 
@@ -28,6 +28,9 @@ def delete_one_object() -> Response:
     # Credentials next, as S3 does: an unauthenticated caller learns nothing about what a valid request looks like.
     principal = authenticate_s3(event, Scope.OBJECTS_DELETE)
     request = delete_object_request(event.path_parameters or {}, event.query_string_parameters or {}, headers)
+    if dry_run_of_headers(headers):
+        return s3xml.delete_object_preview_response(
+            preview_delete_object(principal, request, deadline=Deadline.of(app.lambda_context)), event)
     result = delete_object(principal, request, deadline=Deadline.of(app.lambda_context))
     return s3xml.delete_object_response(result, event)
 

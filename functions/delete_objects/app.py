@@ -9,10 +9,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from eraser.api import s3xml
 from eraser.api.http import body_bytes, build_resolver, headers_of
 from eraser.api.s3body import read_delete_document
-from eraser.api.s3request import DELETE_OBJECTS, authenticate_s3, delete_objects_request, ensure_operation
+from eraser.api.s3request import (
+    DELETE_OBJECTS,
+    authenticate_s3,
+    delete_objects_request,
+    dry_run_of_headers,
+    ensure_operation,
+)
 from eraser.auth import Scope
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.objects import Deadline, delete_objects
+from eraser.operations.objects import Deadline, delete_objects, preview_delete_objects
 
 app = build_resolver(s3xml.error_response, refuse_repeated_query=False)
 
@@ -26,6 +32,9 @@ def delete_many_objects() -> Response:
     principal = authenticate_s3(event, Scope.OBJECTS_DELETE)
     document = read_delete_document(body_bytes(event), headers_of(event))
     request = delete_objects_request(event, document)
+    if dry_run_of_headers(headers_of(event)):
+        return s3xml.delete_objects_response(
+            preview_delete_objects(principal, request, deadline=Deadline.of(app.lambda_context)), event, dry_run=True)
     result = delete_objects(principal, request, deadline=Deadline.of(app.lambda_context))
     return s3xml.delete_objects_response(result, event)
 

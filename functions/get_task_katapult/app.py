@@ -18,7 +18,8 @@ app = build_resolver(katapult.error_response)
 @app.get("/tasks/<task_id>")
 def get_task(task_id: str) -> Response:
     principal = authenticate(headers_of(app.current_event), Scope.TASKS_READ)
-    return katapult.task_response(read_task(principal, task_id).task)
+    report = read_task(principal, task_id)
+    return katapult.task_response(report.task, report.plan)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -7,10 +7,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import quiva
-from eraser.api.http import build_resolver, headers_of, refuse_all_but_the_path
+from eraser.api.http import build_resolver, dry_run_of, headers_of, refuse_all_but_the_path
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.buckets import submit_purge
+from eraser.operations.buckets import preview_purge, submit_purge
+from eraser.storage.retries import Deadline
 
 app = build_resolver(quiva.error_response)
 
@@ -20,6 +21,8 @@ def purge_bucket(bucket: str) -> Response:
     headers = headers_of(app.current_event)
     principal = authenticate(headers, Scope.BUCKETS_PURGE)
     refuse_all_but_the_path(app.current_event)
+    if dry_run_of(app.current_event):
+        return quiva.purge_dry_run_response(preview_purge(principal, bucket, deadline=Deadline.of(app.lambda_context)))
     task = submit_purge(principal, bucket, idempotency_key=headers.get("idempotency-key"),
                         lambda_context=app.lambda_context)
     return quiva.purge_response(task)

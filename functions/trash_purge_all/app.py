@@ -8,10 +8,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.api import katapult
-from eraser.api.http import build_resolver, headers_of, parse_json_body, refuse_query
+from eraser.api.http import DRY_RUN, build_resolver, dry_run_of, headers_of, parse_json_body, refuse_query
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.trash import PurgeAllTrashRequest, purge_all_trash
+from eraser.operations.trash import PurgeAllTrashRequest, preview_purge_all_trash, purge_all_trash
+from eraser.storage.retries import Deadline
 
 app = build_resolver(katapult.error_response)
 
@@ -20,8 +21,12 @@ app = build_resolver(katapult.error_response)
 def purge_all_trash_objects() -> Response:
     event = app.current_event
     principal = authenticate(headers_of(event), Scope.TRASH_OBJECTS_PURGE)
-    refuse_query(event)
+    refuse_query(event, allowed=frozenset({DRY_RUN}))
+    dry_run = dry_run_of(event)
     request = parse_json_body(event, PurgeAllTrashRequest)
+    if dry_run:
+        return katapult.purge_all_dry_run_response(
+            preview_purge_all_trash(principal, request, deadline=Deadline.of(app.lambda_context)))
     task = purge_all_trash(principal, request)
     return katapult.task_response(task)
 

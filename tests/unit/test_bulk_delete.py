@@ -138,7 +138,8 @@ def test_page_example_deletes_keys_and_folder_and_reports_the_empty_path(tenant,
     assert document == {"code": 200, "success": True, "exception": None, "data": {
         "deleted_object_count": 3,
         "deleted_objects": ["my-file.pdf", "my-file.doc", "doc/my-file-2.doc"],
-        "errors": [{"key": "pdf/", "error_code": "404", "error_message": "Objects not exist in path"}]}}
+        "errors": [{"key": "pdf/", "error_code": "404", "error_message": "Objects not exist in path",
+                    "outcome": "already_absent"}]}}
     assert tenant.keys() == ["keep.txt"]
 
 
@@ -290,7 +291,8 @@ def test_path_whose_objects_are_all_behind_delete_markers_matches_nothing(tenant
     assert status == 200
     assert document["data"]["deleted_objects"] == []
     assert document["data"]["errors"] == [{"key": "old/", "error_code": "404",
-                                           "error_message": "Objects not exist in path"}]
+                                           "error_message": "Objects not exist in path",
+                                           "outcome": "already_absent"}]
     assert s3_spy.batches == []
 
 
@@ -306,7 +308,7 @@ def test_key_s3_refuses_is_reported_with_its_code_and_not_counted(tenant, s3_spy
     assert document["data"]["deleted_objects"] == ["a", "c"]
     assert document["data"]["deleted_object_count"] == 2
     assert document["data"]["errors"] == [{"key": "locked", "error_code": "AccessDenied",
-                                           "error_message": "Access Denied"}]
+                                           "error_message": "Access Denied", "outcome": "access_denied"}]
     assert tenant.keys() == ["locked"]
     assert len(s3_spy.batches) == 1, "AccessDenied does not change by retrying"
     assert pauses == []
@@ -337,7 +339,8 @@ def test_keys_still_throttled_after_the_last_attempt_are_reported(tenant, s3_spy
     assert status == 200
     assert document["data"]["deleted_objects"] == ["a"]
     assert document["data"]["errors"] == [{"key": "hot", "error_code": "SlowDown",
-                                           "error_message": "Please reduce your request rate."}]
+                                           "error_message": "Please reduce your request rate.",
+                                           "outcome": "throttled"}]
     assert s3_spy.keys_sent.count("hot") == RetryPolicy().attempts
     assert tenant.keys() == ["hot"]
 

@@ -216,3 +216,18 @@ def test_the_documents_limits_are_the_codes():
     for key in ("", " k", "k ", "k\n", "ключ", "~" * (MAX_IDEMPOTENCY_KEY_LENGTH + 1)):
         in_document = re.search(python_pattern(idempotency_key["pattern"]), key) and len(key) <= idempotency_key["maxLength"]
         assert not in_document and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key), repr(key)
+
+
+def test_the_documents_outcomes_are_the_codes():
+    from eraser.storage.outcomes import Outcome, zero_counts
+
+    schemas = openapi_document()["components"]["schemas"]
+    assert schemas["Outcome"]["enum"] == [outcome.value for outcome in Outcome]
+    outcome_ref = {"$ref": "#/components/schemas/Outcome"}
+    assert schemas["DeleteObjectsError"]["properties"]["outcome"] == outcome_ref
+    assert "outcome" in schemas["DeleteObjectsError"]["required"]
+    assert schemas["TaskKeyFailure"]["properties"]["outcome"] == outcome_ref
+    assert schemas["TaskCounts"]["properties"]["outcomes"]["propertyNames"] == outcome_ref
+    counts = schema_validator("/components/schemas/TaskCounts")
+    assert counts.is_valid({"outcomes": zero_counts()})
+    assert not counts.is_valid({"outcomes": {"gone": 1}})

@@ -3,6 +3,7 @@ the next batch boundary with the counts so far, 409 for a finished task."""
 
 from __future__ import annotations
 
+from eraser.storage.outcomes import Outcome
 from eraser.tasks import TaskStatus, get_task
 from tests.support import api_event, dynamodb_key_limits, invoke, response_header, response_json
 from tests.tasks_harness import (
@@ -64,8 +65,10 @@ def test_failed_task_shows_its_failure_sample(stack, tenant, engine):
     body = response_json(read(tenant, task_id))
     assert body["status"] == "FAILED"
     assert body["counts"]["failed"] == 1
+    assert body["counts"]["outcomes"] == {**{outcome.value: 0 for outcome in Outcome}, "deleted": 3,
+                                          "access_denied": 1}
     assert body["failures"] == [{"key": "0001.bin", "version_id": None, "code": "AccessDenied",
-                                 "message": "Access Denied"}]
+                                 "message": "Access Denied", "outcome": "access_denied"}]
     assert "could not be deleted" in body["error_message"]
     assert tenant.keys() == ["0001.bin"]
 

@@ -108,7 +108,7 @@ def test_purge_all_removes_only_trash_and_keeps_live_restored_and_current_versio
 
     assert response["statusCode"] == 200, response["body"]
     task = response_json(response)["task"]
-    assert set(task) == {"id", "name", "status", "created_at", "started_at", "finished_at", "progress"}
+    assert set(task) == {"id", "name", "status", "created_at", "started_at", "finished_at", "progress", "counts"}
     assert task["status"] == "pending" and task["progress"] == 0 and task["finished_at"] is None
     assert isinstance(task["created_at"], int)
     assert sorted(target.bucket_name for target in get_task(task["id"]).targets) == ["bin-a", "bin-b"]
@@ -117,6 +117,8 @@ def test_purge_all_removes_only_trash_and_keeps_live_restored_and_current_versio
 
     polled = response_json(katapult_task(tenant, task["id"]))["task"]
     assert (polled["id"], polled["status"], polled["progress"]) == (task["id"], "completed", 100)
+    assert polled["counts"]["outcomes"]["deleted"] == polled["counts"]["deleted"] > 0
+    assert sum(polled["counts"]["outcomes"].values()) == polled["counts"]["deleted"]
     assert polled["created_at"] <= polled["started_at"] <= polled["finished_at"]
     for bucket in (bin_a, bin_b):
         # Exactly the current versions are left: no noncurrent version and no delete marker.

@@ -206,6 +206,10 @@ class AccessDenied(EraserError):
         super().__init__(message)
 
 
+class RetentionProtected(AccessDenied):
+    """The version is under Object Lock retention or a legal hold: S3's AccessDenied, for a reason Eraser knows."""
+
+
 class Conflict(EraserError):
     pass
 

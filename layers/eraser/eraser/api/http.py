@@ -70,11 +70,35 @@ def _refuse_repeated_query(app: APIGatewayRestResolver, next_middleware: NextMid
     return next_middleware(app)
 
 
-def refuse_query(event: APIGatewayProxyEvent) -> None:
-    """For a destructive route that takes everything it acts on from its body or path: any query parameter is refused.
-    ``POST /v1/trash/restore?bucket=a`` with ``{"bucket": "b", ...}`` names two buckets; acting on either would be a
-    guess, and ignoring the query would act on what the client may not have meant."""
-    names = sorted((event.multi_value_query_string_parameters or {}).keys() | (event.query_string_parameters or {}).keys())
+DRY_RUN = "dry_run"
+_FLAG_VALUES = {"true": True, "false": False}
+
+
+def dry_run_of(event: APIGatewayProxyEvent) -> bool:
+    """The ``dry_run`` query parameter: exactly ``true`` or ``false`` (absent is false). Anything else is refused
+    before anything happens: a preview must never be taken for the real request, nor the reverse."""
+    value = (event.query_string_parameters or {}).get(DRY_RUN)
+    if value is None:
+        return False
+    if value not in _FLAG_VALUES:
+        raise ValidationFailed("dry_run must be true or false",
+                               [{"loc": ["query", DRY_RUN], "msg": "Input should be true or false",
+                                 "type": "bool_parsing"}])
+    return _FLAG_VALUES[value]
+
+
+def without_dry_run(event: APIGatewayProxyEvent) -> dict[str, str]:
+    """The query parameters but ``dry_run`` (read by ``dry_run_of``), for a route that validates the rest."""
+    return {name: value for name, value in (event.query_string_parameters or {}).items() if name != DRY_RUN}
+
+
+def refuse_query(event: APIGatewayProxyEvent, *, allowed: frozenset[str] = frozenset()) -> None:
+    """For a destructive route that takes everything it acts on from its body or path: any query parameter (but
+    ``allowed`` ones, such as ``dry_run``) is refused. ``POST /v1/trash/restore?bucket=a`` with
+    ``{"bucket": "b", ...}`` names two buckets; acting on either would be a guess, and ignoring the query would act
+    on what the client may not have meant."""
+    names = sorted(((event.multi_value_query_string_parameters or {}).keys()
+                    | (event.query_string_parameters or {}).keys()) - allowed)
     if names:
         raise ValidationFailed("This request takes what it acts on from its body or path only; query parameters are "
                                "not accepted: " + ", ".join(f"'{name}'" for name in names),
@@ -83,10 +107,10 @@ def refuse_query(event: APIGatewayProxyEvent) -> None:
 
 
 def refuse_all_but_the_path(event: APIGatewayProxyEvent) -> None:
-    """For a route whose path alone says what to destroy (a purge, a bucket deletion): a query parameter or a body is
-    refused. ``DELETE /storage/obj/a/purge`` with ``{"object_keys": ["x"]}`` would otherwise empty the whole bucket
-    for a client that meant one key, and ``?bucket=b`` names a second bucket."""
-    refuse_query(event)
+    """For a route whose path alone says what to destroy (a purge, a bucket deletion): a query parameter (but
+    ``dry_run``) or a body is refused. ``DELETE /storage/obj/a/purge`` with ``{"object_keys": ["x"]}`` would
+    otherwise empty the whole bucket for a client that meant one key, and ``?bucket=b`` names a second bucket."""
+    refuse_query(event, allowed=frozenset({DRY_RUN}))
     if body_bytes(event).strip():
         raise ValidationFailed("This request takes no body: its path says what to act on",
                                [{"loc": ["body"], "msg": "Not accepted: the path says what to act on",

@@ -14,6 +14,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import json_response
+from eraser.operations.tasks import DryRun
+from eraser.storage.plan import Plan
 from eraser.tasks.model import Task, TaskKind, TaskStatus, retry_after_seconds
 from eraser.trash import SCHEDULE_REQUESTER
 
@@ -64,6 +66,7 @@ _TASK_NAMES = {
     TaskKind.PURGE_BUCKET: "Purge bucket",
     TaskKind.DELETE_BUCKET: "Delete bucket",
     TaskKind.BULK_DELETE: "Delete objects",
+    TaskKind.DRY_RUN: "Dry run",
 }
 # Katapult knows four statuses; a cancelled task did not do what it was asked, so it reads as failed.
 _TASK_STATUSES = {
@@ -79,16 +82,21 @@ def _unix(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
 
 
-def task_body(task: Task) -> dict[str, Any]:
-    """``{"task": {id, name, status, created_at, started_at, finished_at, progress}}``: lowercase status, unix
-    seconds (null until the moment happens), progress an integer 0..100."""
+def task_body(task: Task, plan: Plan | None = None) -> dict[str, Any]:
+    """``{"task": {id, name, status, created_at, started_at, finished_at, progress, counts}}``: lowercase status,
+    unix seconds (null until the moment happens), progress an integer 0..100, and the counts (with
+    ``counts.outcomes``) as the other families' tasks show them."""
     name = _TASK_NAMES.get(task.kind, str(task.kind))
     if task.kind == TaskKind.TRASH_PURGE and task.requested_by.startswith(SCHEDULE_REQUESTER):
         name = "Purge expired trash objects"
-    return {"task": {"id": task.id, "name": name,
-                     "status": _TASK_STATUSES[task.status], "created_at": _unix(task.created_at),
-                     "started_at": _unix(task.started_at), "finished_at": _unix(task.finished_at),
-                     "progress": _percent(task)}}
+    body: dict[str, Any] = {
+        "id": task.id, "name": name, "status": _TASK_STATUSES[task.status], "created_at": _unix(task.created_at),
+        "started_at": _unix(task.started_at), "finished_at": _unix(task.finished_at), "progress": _percent(task),
+        "counts": task.counts.model_dump(mode="json", exclude={"chunks_total", "chunks_done", "planned"})}
+    if task.is_dry_run:
+        body["dry_run"] = True
+        body["plan"] = plan.model_dump(mode="json") if plan is not None else None
+    return {"task": body}
 
 
 def _percent(task: Task) -> int:
@@ -99,7 +107,16 @@ def _percent(task: Task) -> int:
     return min(int(progress.fraction * 100), 99)
 
 
-def task_response(task: Task) -> Response:
+def task_response(task: Task, plan: Plan | None = None) -> Response:
     """An unfinished task carries an integer ``Retry-After``, as every family's task answers do."""
     headers = {} if task.is_finished else {"Retry-After": str(retry_after_seconds(task))}
-    return json_response(200, task_body(task), headers)
+    return json_response(200, task_body(task, plan), headers)
+
+
+def purge_all_dry_run_response(answer: DryRun) -> Response:
+    """A dry run of purge_all: 200 with the plan, or 202 with the dry-run task (Katapult's task shape)."""
+    if answer.plan is not None:
+        return json_response(200, {"dry_run": True, "plan": answer.plan.model_dump(mode="json")})
+    assert answer.task is not None
+    return json_response(202, {"dry_run": True, **task_body(answer.task)},
+                         {"Retry-After": str(retry_after_seconds(answer.task))})

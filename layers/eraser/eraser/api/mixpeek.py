@@ -11,6 +11,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import json_response
+from eraser.operations.tasks import DryRun
+from eraser.storage.plan import Plan
 from eraser.tasks.model import KeyFailure, Task, TaskStatus, retry_after_seconds
 
 _ERRORS: list[tuple[type[Exception], int, str, str]] = [
@@ -77,14 +79,28 @@ def bucket_deletion_response(task: Task) -> Response:
     return json_response(200, body, _polling_headers(task))
 
 
+def bucket_deletion_dry_run_response(answer: DryRun) -> Response:
+    """A dry run of DELETE /v1/buckets/{bucket}: 200 with the plan (``would_leave.bucket`` says whether the bucket
+    itself would be kept), or 202 with the dry-run task to poll at ``GET /v1/tasks/{task_id}``."""
+    if answer.plan is not None:
+        return json_response(200, {"dry_run": True, "task_id": None, "status": "COMPLETED",
+                                   "plan": answer.plan.model_dump(mode="json")})
+    task = answer.task
+    assert task is not None
+    target = task.first_target
+    return json_response(202, {"dry_run": True, "task_id": task.id, "status": MIXPEEK_STATUS[task.status],
+                               "bucket_id": target.bucket_id, "bucket_name": target.bucket_name,
+                               "object_count": None}, _polling_headers(task))
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def task_body(task: Task, failures: list[KeyFailure]) -> dict[str, Any]:
+def task_body(task: Task, failures: list[KeyFailure], plan: Plan | None = None) -> dict[str, Any]:
     progress = task.progress()
     target = task.targets[0] if task.targets else None
-    return {
+    body: dict[str, Any] = {
         "task_id": task.id,
         "task_type": task.kind.value,
         "status": MIXPEEK_STATUS[task.status],
@@ -97,13 +113,18 @@ def task_body(task: Task, failures: list[KeyFailure]) -> dict[str, Any]:
         "finished_at": _iso(task.finished_at),
         "object_count": task.object_count,
         "progress": progress.model_dump(),
-        "counts": task.counts.model_dump(exclude={"chunks_total", "chunks_done"}),
+        "counts": task.counts.model_dump(mode="json", exclude={"chunks_total", "chunks_done", "planned"}),
         "bucket_empty_at_end": task.bucket_empty_at_end,
         "bucket_deleted": task.bucket_deleted,
         "error_message": task.last_error,
-        "failures": [failure.model_dump() for failure in failures],
+        "failures": [failure.model_dump(mode="json") for failure in failures],
     }
+    if task.is_dry_run:
+        # What the task previews, and once it has completed, its plan (docs/dry-run.md).
+        body["previews"] = task.acts_as.value
+        body["plan"] = plan.model_dump(mode="json") if plan is not None else None
+    return body
 
 
-def task_response(task: Task, failures: list[KeyFailure]) -> Response:
-    return json_response(200, task_body(task, failures), _polling_headers(task))
+def task_response(task: Task, failures: list[KeyFailure], plan: Plan | None = None) -> Response:
+    return json_response(200, task_body(task, failures, plan), _polling_headers(task))

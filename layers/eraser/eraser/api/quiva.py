@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import json_response
+from eraser.operations.tasks import DryRun
 from eraser.tasks.model import Task, retry_after_seconds
 
 # (status, code) by error type; the first matching base class wins.
@@ -37,3 +38,14 @@ def purge_response(task: Task) -> Response:
     """200 ``{"message": "success", "task": {"id", "status"}}``; a purge still running carries ``Retry-After``."""
     headers = {} if task.is_finished else {"Retry-After": str(retry_after_seconds(task))}
     return json_response(200, {"message": "success", "task": {"id": task.id, "status": task.status.value}}, headers)
+
+
+def purge_dry_run_response(answer: DryRun) -> Response:
+    """A dry run: 200 with the plan, or 202 with the dry-run task that makes it (polled like a purge's task)."""
+    if answer.plan is not None:
+        return json_response(200, {"message": "success", "dry_run": True,
+                                   "plan": answer.plan.model_dump(mode="json")})
+    assert answer.task is not None
+    return json_response(202, {"message": "success", "dry_run": True,
+                               "task": {"id": answer.task.id, "status": answer.task.status.value}},
+                         {"Retry-After": str(retry_after_seconds(answer.task))})

@@ -267,3 +267,18 @@ def encoding_type_of(query: Mapping[str, str]) -> str | None:
     if value is not None and value != "url":
         raise InvalidArgument("Invalid Encoding Method specified in Request")
     return value
+
+
+DRY_RUN_HEADER = "x-eraser-dry-run"
+
+
+def dry_run_of_headers(headers: Mapping[str, str]) -> bool:
+    """Eraser's dry-run header on the S3 routes (S3's own syntax has no place for it): ``true`` or ``false``, in any
+    case; anything else is S3's ``InvalidArgument`` before anything happens."""
+    value = headers.get(DRY_RUN_HEADER)
+    if value is None:
+        return False
+    flag = value.strip().lower()
+    if flag not in ("true", "false"):
+        raise InvalidArgument(f"{DRY_RUN_HEADER} must be true or false")
+    return flag == "true"

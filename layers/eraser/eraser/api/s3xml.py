@@ -15,9 +15,11 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from eraser import errors
 from eraser.api.http import request_id
+from eraser.operations.objects import DeleteObjectPreview
 from eraser.storage.browse import HeadedObject
 from eraser.storage.delete_objects import DeleteObjectsResult
 from eraser.storage.objects import DeleteObjectResult
+from eraser.storage.outcomes import s3_error_code
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 # A carriage return in XML text reaches the client's parser as a line feed unless written as a character reference;
@@ -103,6 +105,21 @@ def delete_object_response(result: DeleteObjectResult, event: APIGatewayProxyEve
     return Response(status_code=204, content_type=None, body=None, headers=headers)
 
 
+DRY_RUN_HEADERS = {"x-eraser-dry-run": "true"}
+
+
+def delete_object_preview_response(preview: DeleteObjectPreview, event: APIGatewayProxyEvent) -> Response:
+    """What the real DeleteObject would answer (its 204 and headers, or S3's refusal), marked as a dry run and
+    carrying the outcome (``x-eraser-outcome``)."""
+    if preview.refusal is not None:
+        response = error_response(preview.refusal, event)
+    else:
+        assert preview.result is not None
+        response = delete_object_response(preview.result, event)
+    response.headers.update({**DRY_RUN_HEADERS, "x-eraser-outcome": preview.outcome.value})
+    return response
+
+
 def text(value: str) -> str:
     """``value`` as XML character data that parses back to the very same string."""
     return escape(value.encode("utf-8", "replace").decode("utf-8"), _TEXT_ENTITIES)
@@ -117,8 +134,10 @@ def xml_response(body: str, event: APIGatewayProxyEvent, status: int = 200) -> R
                     body='<?xml version="1.0" encoding="UTF-8"?>\n' + body, headers=_identifying_headers(event))
 
 
-def delete_objects_response(result: DeleteObjectsResult, event: APIGatewayProxyEvent) -> Response:
-    """200 with ``DeleteResult``, even when entries failed; quiet mode leaves the Deleted entries out, as S3 does."""
+def delete_objects_response(result: DeleteObjectsResult, event: APIGatewayProxyEvent, *,
+                            dry_run: bool = False) -> Response:
+    """200 with ``DeleteResult``, even when entries failed; quiet mode leaves the Deleted entries out, as S3 does.
+    An ``<Error>`` carries the code S3 gives its outcome (docs/dry-run.md): a key still throttled is SlowDown."""
     parts = [f'<DeleteResult xmlns="{S3_NAMESPACE}">']
     if not result.quiet:
         for deleted in result.deleted:
@@ -127,9 +146,14 @@ def delete_objects_response(result: DeleteObjectsResult, event: APIGatewayProxyE
                          + element("DeleteMarkerVersionId", deleted.delete_marker_version_id) + "</Deleted>")
     for failed in result.errors:
         parts.append("<Error>" + element("Key", failed.key) + element("VersionId", failed.version_id)
-                     + element("Code", failed.code) + element("Message", failed.message) + "</Error>")
+                     + element("Code", s3_error_code(failed.outcome, failed.code))
+                     + element("Message", failed.message) + "</Error>")
     parts.append("</DeleteResult>")
-    return xml_response("".join(parts), event)
+    response = xml_response("".join(parts), event)
+    if dry_run:
+        # The DeleteResult the real request would answer; nothing was deleted.
+        response.headers.update(DRY_RUN_HEADERS)
+    return response
 
 
 def _identifying_headers(event: APIGatewayProxyEvent) -> dict[str, str]:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from eraser import errors
 from eraser.api.http import json_response
 from eraser.operations.objects import BulkDeleteResult
+from eraser.operations.tasks import DryRun
 from eraser.storage.retries import RETRY_AFTER_SECONDS
 from eraser.tasks.model import Task, retry_after_seconds
 
@@ -59,13 +60,13 @@ def bulk_delete_response(result: BulkDeleteResult) -> Response:
     ``Retry-After``; ``data`` still lists what was deleted before the task took over."""
     data: dict[str, Any] = {"deleted_object_count": result.deleted_object_count,
                             "deleted_objects": result.deleted_objects,
-                            "errors": [error.model_dump() for error in result.errors]}
+                            "errors": [error.model_dump(mode="json") for error in result.errors]}
     if result.task is None:
         return json_response(200, {"code": 200, "success": True, "data": data, "exception": None})
     return bulk_delete_task_response(result.task, data)
 
 
-def bulk_delete_task_response(task: Task, data: dict[str, Any]) -> Response:
+def bulk_delete_task_response(task: Task, data: dict[str, Any], *, dry_run: bool = False) -> Response:
     location = f"/v1/tasks/{task.id}"
     headers = {"Location": location}
     if not task.is_finished:
@@ -73,4 +74,15 @@ def bulk_delete_task_response(task: Task, data: dict[str, Any]) -> Response:
     return json_response(202, {"code": 202, "success": True,
                                "data": {**data, "task": {"id": task.id, "status": task.status.value,
                                                          "href": location}},
-                               "exception": None}, headers)
+                               "exception": None, **({"dry_run": True} if dry_run else {})}, headers)
+
+
+def bulk_delete_dry_run_response(answer: DryRun) -> Response:
+    """A dry run: the page's 200 shape with nothing deleted, and the plan beside ``data``; a request too large to
+    plan within its time: 202 with the dry-run task, as a bulk delete that became a task."""
+    data: dict[str, Any] = {"deleted_object_count": 0, "deleted_objects": [], "errors": []}
+    if answer.plan is None:
+        assert answer.task is not None
+        return bulk_delete_task_response(answer.task, data, dry_run=True)
+    return json_response(200, {"code": 200, "success": True, "data": data, "exception": None, "dry_run": True,
+                               "plan": answer.plan.model_dump(mode="json")})

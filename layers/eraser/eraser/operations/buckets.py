@@ -29,10 +29,12 @@ from eraser import aws
 from eraser.auth import Principal
 from eraser.config import settings
 from eraser.errors import Conflict, IdempotencyKeyReused, ValidationFailed
+from eraser.operations.tasks import DryRun, preview
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
 from eraser.storage import gateway
+from eraser.storage.retries import Deadline
 from eraser.tasks.engine import create_task
-from eraser.tasks.model import Task, TaskKind
+from eraser.tasks.model import Selection, Task, TaskKind
 from eraser.tasks.repository import TaskRepository
 from eraser.tenancy import TenancyRepository
 
@@ -79,6 +81,23 @@ def submit_bucket_deletion(principal: Principal, bucket_identifier: str, *, idem
 
     return _once(principal, idempotency_key, {"operation": "delete_bucket", "bucket_id": bucket.id}, start,
                  lambda_context)
+
+
+def preview_purge(principal: Principal, bucket_identifier: str, *, deadline: Deadline) -> DryRun:
+    """What purging the bucket would do now (``dry_run=true``): authorised and rate-limited as the purge; never
+    remembered under an Idempotency-Key, so a later real request with the same key is not taken for it."""
+    bucket = TenancyRepository().find_bucket(principal.organization.id, bucket_identifier)
+    enforce_rate_limit(LimitedOperation.PURGE_BUCKET, principal)
+    return preview(principal.organization, TaskKind.PURGE_BUCKET, [bucket], Selection.everything(),
+                   principal.subject, deadline=deadline)
+
+
+def preview_bucket_deletion(principal: Principal, bucket_identifier: str, *, deadline: Deadline) -> DryRun:
+    """What deleting the bucket would do now: everything in it, and whether the bucket itself would go."""
+    bucket = TenancyRepository().find_bucket(principal.organization.id, bucket_identifier)
+    enforce_rate_limit(LimitedOperation.DELETE_BUCKET, principal)
+    return preview(principal.organization, TaskKind.DELETE_BUCKET, [bucket], Selection.everything(),
+                   principal.subject, deadline=deadline)
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,17 @@ from eraser.auth import Principal
 from eraser.config import settings
 from eraser.errors import (
     AccessDenied,
+    EraserError,
     InvalidArgument,
+    PreconditionFailed,
     RateLimited,
     RequestTooLarge,
+    RetentionProtected,
     ServiceUnavailable,
     TaskQueueingError,
 )
 from eraser.observability import logger, metrics, tracer
+from eraser.operations.tasks import DryRun, preview
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
 from eraser.storage import browse, gateway
 from eraser.storage.browse import HeadedObject
@@ -74,6 +78,8 @@ from eraser.storage.objects import (
     ensure_not_locked,
     well_formed_version_id,
 )
+from eraser.storage.outcomes import Outcome, of_error
+from eraser.storage.plan import EntryPlanner
 from eraser.storage.retries import RETRY_AFTER_SECONDS, OutOfTime
 from eraser.storage.retries import Deadline as Deadline  # handlers bound their work with it (Deadline.of)
 from eraser.tasks import Selection, Task, TaskKind, create_task
@@ -128,6 +134,8 @@ class DeletionError(BaseModel):
     key: str = Field(description="The object key, or the folder prefix of a path, that was not deleted")
     error_code: str = Field(description="S3's per-key error code (AccessDenied, SlowDown...), or 404 for a path")
     error_message: str
+    outcome: Outcome = Field(description="What happened to the key (docs/dry-run.md); a path that matched nothing "
+                                         "is already_absent")
 
 
 class BulkDeleteResult(BaseModel):
@@ -138,6 +146,9 @@ class BulkDeleteResult(BaseModel):
     # Set when the request was over the synchronous limit, or its listing or deleting ran out of time: this task
     # deletes what ``deleted_objects`` and ``errors`` do not account for.
     task: Task | None = None
+    # The outcome of each key in ``deleted_objects`` and ``errors`` (a path that matched nothing by its prefix):
+    # Seahorse's ``deleted_objects`` is a list of keys, so a marker created there shows only here.
+    outcomes: dict[str, Outcome] = Field(default_factory=dict)
 
     @property
     def deleted_object_count(self) -> int:
@@ -263,13 +274,18 @@ def bulk_delete(principal: Principal, bucket_identifier: str, request: BulkDelet
                         extra={"bucket_id": bucket.id, "task_id": task.id, "left": len(left),
                                "deleted": len(deleted)})
     failures = {**outcome.failed, **unhandled}
+    errors = [DeletionError(key=key, error_code=failures[key].code, error_message=failures[key].message,
+                            outcome=failures[key].outcome)
+              for key in plan.keys if key in failures and key not in outcome.deleted]
+    errors += [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE,
+                             outcome=Outcome.ALREADY_ABSENT)
+               for prefix in plan.empty_prefixes]
+    outcomes = outcome.outcomes
     result = BulkDeleteResult(
         deleted_objects=deleted,
-        errors=[DeletionError(key=key, error_code=failures[key].code, error_message=failures[key].message)
-                for key in plan.keys if key in failures and key not in outcome.deleted]
-        + [DeletionError(key=prefix, error_code=PATH_NOT_FOUND_CODE, error_message=PATH_NOT_FOUND_MESSAGE)
-           for prefix in plan.empty_prefixes],
+        errors=errors,
         task=task,
+        outcomes={**{key: outcomes[key] for key in deleted}, **{error.key: error.outcome for error in errors}},
     )
     logger.info("Bulk delete done", extra={"bucket_id": bucket.id, "requested_keys": len(request.object_keys),
                                            "paths": len(request.path), "deleted": result.deleted_object_count,
@@ -297,11 +313,21 @@ def _whole_request_as_task(principal: Principal, bucket: Bucket, request: BulkDe
 
 
 # --- S3 DeleteObject ------------------------------------------------------------------------------------------------
-@tracer.capture_method
-def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy: TenancyRepository | None = None,
-                  s3_client: Any | None = None, deadline: Deadline | None = None) -> DeleteObjectResult:
-    """Delete ``request.key`` (or one version of it) from a bucket of the caller's organization, as S3 would, within
-    ``deadline`` (past it: ``RateLimited`` if S3 was throttling, else ``ServiceUnavailable``)."""
+@dataclass(frozen=True)
+class _CheckedDeletion:
+    """DeleteObject's checks passed: what the DELETE would be sent with (or that it need not be sent at all)."""
+
+    store: S3ObjectVersions
+    bucket: Bucket
+    pinned_etag: str | None
+    removes_marker: bool
+    # The request names a version the key does not have: S3 answers 204 and deletes nothing.
+    absent_version: bool
+
+
+def _check_deletion(principal: Principal, request: DeleteObjectRequest, tenancy: TenancyRepository | None,
+                    s3_client: Any | None, deadline: Deadline | None) -> _CheckedDeletion:
+    """Every check DeleteObject makes before its DELETE, in S3's order; a dry run stops here."""
     organization = principal.organization
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
     if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
@@ -317,24 +343,65 @@ def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy
         request.conditions.check(request.key, current)
         pinned_etag = f'"{normalize_etag(current.etag or "")}"'
 
-    target_is_marker = False
+    removes_marker = False
     if request.version_id is not None:
         target = store.find_version(request.version_id)
         if not target.exists:
             # No such version: S3 answers 204 and echoes the id. The DELETE is never sent: moto (and any backend
             # that ignores an unknown id) would delete the current object instead.
-            return _result(request, {"VersionId": request.version_id})
+            return _CheckedDeletion(store, bucket, pinned_etag, removes_marker=False, absent_version=True)
         if target.is_delete_marker:
-            target_is_marker = True
+            removes_marker = True
         else:
             ensure_not_locked(target, bypass_governance=request.bypass_governance_retention)
+    return _CheckedDeletion(store, bucket, pinned_etag, removes_marker, absent_version=False)
 
-    response = store.delete(if_match=pinned_etag)
-    result = _result(request, response, removed_marker=target_is_marker)
-    logger.info("Object deleted", extra={"bucket_id": bucket.id, "by_version": request.version_id is not None,
+
+@tracer.capture_method
+def delete_object(principal: Principal, request: DeleteObjectRequest, *, tenancy: TenancyRepository | None = None,
+                  s3_client: Any | None = None, deadline: Deadline | None = None) -> DeleteObjectResult:
+    """Delete ``request.key`` (or one version of it) from a bucket of the caller's organization, as S3 would, within
+    ``deadline`` (past it: ``RateLimited`` if S3 was throttling, else ``ServiceUnavailable``)."""
+    checked = _check_deletion(principal, request, tenancy, s3_client, deadline)
+    if checked.absent_version:
+        return _result(request, {"VersionId": request.version_id})
+    response = checked.store.delete(if_match=checked.pinned_etag)
+    result = _result(request, response, removed_marker=checked.removes_marker)
+    logger.info("Object deleted", extra={"bucket_id": checked.bucket.id, "by_version": request.version_id is not None,
                                          "delete_marker": result.delete_marker,
                                          "conditional": request.conditions.any})
     return result
+
+
+@dataclass(frozen=True)
+class DeleteObjectPreview:
+    """A dry-run DeleteObject: the outcome, and what S3 would answer (its 204 headers, or its refusal)."""
+
+    outcome: Outcome
+    result: DeleteObjectResult | None = None
+    refusal: EraserError | None = None
+
+
+@tracer.capture_method
+def preview_delete_object(principal: Principal, request: DeleteObjectRequest, *,
+                          tenancy: TenancyRepository | None = None, s3_client: Any | None = None,
+                          deadline: Deadline | None = None) -> DeleteObjectPreview:
+    """What ``delete_object`` would do now (``x-eraser-dry-run: true``): the same checks, no DELETE. A refusal
+    the key itself causes (a condition, Object Lock) is the preview's answer; any other is raised as it would be."""
+    try:
+        checked = _check_deletion(principal, request, tenancy, s3_client, deadline)
+    except PreconditionFailed as refusal:
+        return DeleteObjectPreview(Outcome.PRECONDITION_FAILED, refusal=refusal)
+    except RetentionProtected as refusal:
+        return DeleteObjectPreview(Outcome.BLOCKED_BY_RETENTION, refusal=refusal)
+    if checked.absent_version:
+        return DeleteObjectPreview(Outcome.ALREADY_ABSENT, _result(request, {"VersionId": request.version_id}))
+    if request.version_id is not None:
+        return DeleteObjectPreview(Outcome.DELETED, _result(request, {"VersionId": request.version_id},
+                                                             removed_marker=checked.removes_marker))
+    prediction = EntryPlanner(checked.store.bucket).predict(request.key, None)
+    marker = prediction.outcome == Outcome.DELETE_MARKER_CREATED
+    return DeleteObjectPreview(prediction.outcome, _result(request, {"DeleteMarker": True} if marker else {}))
 
 
 def _result(request: DeleteObjectRequest, response: Mapping[str, Any], *,
@@ -380,9 +447,10 @@ def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenan
             answer = deleted_entry(target, outcome.details.get(target), target in judged.removes_marker)
         elif target in outcome.failed:
             failure = outcome.failed[target]
-            answer = EntryFailed(target.key, target.version_id, failure.code, failure.message)
+            answer = EntryFailed(target.key, target.version_id, failure.code, failure.message, failure.outcome)
         else:
-            answer = EntryFailed(target.key, target.version_id, unreached_code, unreached_message)
+            answer = EntryFailed(target.key, target.version_id, unreached_code, unreached_message,
+                                 of_error(unreached_code))
         if isinstance(answer, EntryDeleted):
             result.deleted.append(answer)
         else:
@@ -393,6 +461,58 @@ def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenan
 
 
 # --- S3's read-only routes -------------------------------------------------------------------------------------------
+@tracer.capture_method
+def preview_delete_objects(principal: Principal, request: DeleteObjectsRequest, *,
+                           tenancy: TenancyRepository | None = None, check_client: Any | None = None,
+                           deadline: Deadline | None = None) -> DeleteObjectsResult:
+    """The ``DeleteResult`` ``delete_objects`` would answer now (``x-eraser-dry-run: true``): every entry judged as
+    it would be, the ones it would send predicted (``storage.plan``), no DeleteObjects call."""
+    organization = principal.organization
+    bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
+    if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
+        raise AccessDenied()
+    unique = list({(entry.key, entry.version_id): entry for entry in request.entries}.values())
+    s3 = gateway.open_bucket(bucket.s3_bucket, organization.account_id, deadline=deadline or Deadline.unbounded(),
+                             client=check_client)
+    judged = judge_entries(s3, request, unique)
+    planner = EntryPlanner(s3, bypass_governance=request.bypass_governance_retention)
+    result = DeleteObjectsResult(quiet=request.quiet)
+    for entry in unique:
+        target = ObjectTarget(entry.key, entry.version_id)
+        answer: EntryDeleted | EntryFailed
+        if target in judged.answered:
+            answer = judged.answered[target]
+        elif entry.version_id is not None:
+            # Judged: the key has this version and nothing protects it.
+            answer = deleted_entry(target, None, target in judged.removes_marker)
+        else:
+            try:
+                outcome = planner.predict(entry.key, None).outcome
+            except OutOfTime as error:
+                code = error.last_code or OUT_OF_TIME_CODE
+                answer = EntryFailed(entry.key, None, code, "Eraser ran out of time before S3 answered", of_error(code))
+            else:
+                answer = EntryDeleted(entry.key, None, delete_marker=outcome == Outcome.DELETE_MARKER_CREATED,
+                                      outcome=outcome)
+        if isinstance(answer, EntryDeleted):
+            result.deleted.append(answer)
+        else:
+            result.errors.append(answer)
+    return result
+
+
+def preview_bulk_delete(principal: Principal, bucket_identifier: str, request: BulkDeleteRequest, *,
+                        tenancy: TenancyRepository | None = None, deadline: Deadline | None = None) -> DryRun:
+    """What ``bulk_delete`` would do now (``dry_run=true``): the keys named and the current objects under the paths,
+    listed by the engine's own listing code, each predicted; a request too large to plan within its time becomes a
+    dry-run task (rate-limited as a bulk-delete task is)."""
+    bucket = (tenancy or TenancyRepository()).find_bucket(principal.organization.id, bucket_identifier)
+    selection = Selection.keys_and_prefixes(keys=list(dict.fromkeys(request.object_keys)), prefixes=request.prefixes)
+    return preview(principal.organization, TaskKind.BULK_DELETE, [bucket], selection, principal.subject,
+                   deadline=(deadline or Deadline.unbounded()).less(HANDOFF_RESERVE_SECONDS),
+                   before_task=lambda: enforce_rate_limit(LimitedOperation.BULK_DELETE_TASK, principal))
+
+
 def _bucket_of(principal: Principal, bucket_name: str, tenancy: TenancyRepository | None) -> Bucket:
     return (tenancy or TenancyRepository()).find_bucket(principal.organization.id, bucket_name)
 

@@ -18,8 +18,11 @@ from eraser.auth import Principal
 from eraser.clock import new_id, utc_now
 from eraser.errors import OrganizationNotFound
 from eraser.observability import logger
+from eraser.operations.tasks import DryRun, preview
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
 from eraser.storage.keys import ObjectKey
+from eraser.storage.plan import Plan
+from eraser.storage.retries import Deadline
 from eraser.tasks import Selection, Task, TaskKind, create_task, record_completed_task
 from eraser.tenancy import Bucket, Organization, TenancyRepository
 from eraser.trash import (
@@ -140,6 +143,16 @@ def purge_all_trash(principal: Principal, request: PurgeAllTrashRequest, *,
                        selection=selection)
 
 
+def preview_purge_all_trash(principal: Principal, request: PurgeAllTrashRequest, *, deadline: Deadline,
+                            tenancy: TenancyRepository | None = None, clock: Clock = utc_now) -> DryRun:
+    """What purging all the organization's trash would do now (``dry_run=true``), rate-limited as the purge."""
+    organization = own_organization(principal, request.organization.id, request.organization.sub_domain)
+    buckets = trash_buckets((tenancy or TenancyRepository()).list_buckets(organization.id))
+    enforce_rate_limit(LimitedOperation.PURGE_ALL_TRASH, principal)
+    return preview(organization, TaskKind.TRASH_PURGE, buckets, Selection.trash(superseded_before=trash_cutoff(clock())),
+                   principal.subject, deadline=deadline)
+
+
 # --- scheduled purges ------------------------------------------------------------------------------------------------
 class ScheduledPurge(BaseModel):
     organization_id: str
@@ -149,15 +162,20 @@ class ScheduledPurge(BaseModel):
     # True when another task already holds the bucket (a previous run's purge still going): nothing was started.
     already_running: bool = False
     error: str | None = None
+    # A dry run (run by hand): what the purge would do now, or the dry-run task (``task_id``) that finds out.
+    plan: Plan | None = None
 
 
 class ScheduledRun(BaseModel):
     requested_by: str
+    dry_run: bool = False
     started_at: datetime
     purges: list[ScheduledPurge]
 
     @property
     def started(self) -> int:
+        if self.dry_run:
+            return 0
         return sum(1 for purge in self.purges if purge.task_id and not purge.already_running)
 
     @property
@@ -169,11 +187,13 @@ class ScheduledRun(BaseModel):
         return sum(1 for purge in self.purges if purge.error)
 
 
-def purge_expired_trash(*, tenancy: TenancyRepository | None = None, clock: Clock = utc_now) -> ScheduledRun:
+def purge_expired_trash(*, tenancy: TenancyRepository | None = None, clock: Clock = utc_now,
+                        dry_run: bool = False, deadline: Deadline | None = None) -> ScheduledRun:
     """For every organization, start one exclusive purge task per trash-enabled bucket, selecting the trash older
     than the bucket's retention (the organization's when the bucket sets none). A bucket whose previous purge still
     runs holds the engine's per-bucket lock, so an overlapping run starts nothing there. One bucket's failure is
-    recorded and the others still get their purge."""
+    recorded and the others still get their purge. With ``dry_run`` (an operator running the schedule by hand),
+    each bucket's purge is previewed instead and nothing is deleted."""
     tenancy = tenancy or TenancyRepository()
     now = clock()
     requested_by = f"{SCHEDULE_REQUESTER}:{new_id('run')}"
@@ -183,6 +203,12 @@ def purge_expired_trash(*, tenancy: TenancyRepository | None = None, clock: Cloc
             cutoff = trash_cutoff(retention_cutoff(bucket, organization, now))
             purge = ScheduledPurge(organization_id=organization.id, bucket_id=bucket.id, superseded_before=cutoff)
             selection = Selection.trash(superseded_before=cutoff)
+            if dry_run:
+                answer = preview(organization, TaskKind.TRASH_PURGE, [bucket], selection, requested_by,
+                                 deadline=deadline or Deadline.unbounded())
+                purge.plan, purge.task_id = answer.plan, answer.task.id if answer.task else None
+                purges.append(purge)
+                continue
             try:
                 task = create_task(organization, TaskKind.TRASH_PURGE, [bucket], requested_by=requested_by,
                                    selection=selection, exclusive=True)
@@ -195,4 +221,4 @@ def purge_expired_trash(*, tenancy: TenancyRepository | None = None, clock: Cloc
                 # which another requester (another run, or a user's purge) created.
                 purge.already_running = task.requested_by != requested_by
             purges.append(purge)
-    return ScheduledRun(requested_by=requested_by, started_at=now, purges=purges)
+    return ScheduledRun(requested_by=requested_by, dry_run=dry_run, started_at=now, purges=purges)

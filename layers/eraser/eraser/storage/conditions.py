@@ -8,7 +8,9 @@ DELETE if the object changed in between (see ``eraser.operations.objects.delete_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,6 +33,19 @@ class StoredObject(BaseModel):
     lock_mode: str | None = None
     lock_retain_until: datetime | None = None
     legal_hold: bool = False
+
+    @classmethod
+    def of_head(cls, response: Mapping[str, Any]) -> StoredObject:
+        """What a successful HeadObject answered."""
+        return cls(
+            exists=True,
+            etag=response.get("ETag"),
+            size=response.get("ContentLength"),
+            last_modified=response.get("LastModified"),
+            lock_mode=response.get("ObjectLockMode"),
+            lock_retain_until=response.get("ObjectLockRetainUntilDate"),
+            legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
+        )
 
 
 class DeleteConditions(BaseModel):

@@ -32,6 +32,7 @@ from eraser.storage.objects import (
     S3ObjectVersions,
     ensure_not_locked,
 )
+from eraser.storage.outcomes import Outcome, of_error
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class EntryDeleted:
     version_id: str | None = None
     delete_marker: bool = False
     delete_marker_version_id: str | None = None
+    outcome: Outcome = Outcome.DELETED
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class EntryFailed:
     version_id: str | None
     code: str
     message: str
+    outcome: Outcome = Outcome.FAILED
 
 
 @dataclass
@@ -91,9 +94,9 @@ _CODES: list[tuple[type[EraserError], str]] = [
 ]
 
 
-def _refused(target: ObjectTarget, error: EraserError) -> EntryFailed:
+def _refused(target: ObjectTarget, error: EraserError, outcome: Outcome | None = None) -> EntryFailed:
     code = next((code for kind, code in _CODES if isinstance(error, kind)), "InvalidArgument")
-    return EntryFailed(target.key, target.version_id, code, error.message)
+    return EntryFailed(target.key, target.version_id, code, error.message, outcome or of_error(code))
 
 
 def judge_entries(bucket: BucketGateway, request: DeleteObjectsRequest, targets: list[DeleteObjectsEntry]
@@ -123,13 +126,18 @@ def judge_entries(bucket: BucketGateway, request: DeleteObjectsRequest, targets:
             continue
         try:
             version = S3ObjectVersions(bucket, single).find_version(entry.version_id)
-            if version.exists and not version.is_delete_marker:
-                ensure_not_locked(version, bypass_governance=request.bypass_governance_retention)
         except (InvalidArgument, AccessDenied, BucketStateConflict) as error:
             judged.answered[target] = _refused(target, error)
             continue
+        if version.exists and not version.is_delete_marker:
+            try:
+                ensure_not_locked(version, bypass_governance=request.bypass_governance_retention)
+            except AccessDenied as error:
+                judged.answered[target] = _refused(target, error, Outcome.BLOCKED_BY_RETENTION)
+                continue
         if not version.exists:
-            judged.answered[target] = EntryDeleted(entry.key, entry.version_id)
+            # Eraser checked: the key has no such version. S3 would answer Deleted, and so does the XML.
+            judged.answered[target] = EntryDeleted(entry.key, entry.version_id, outcome=Outcome.ALREADY_ABSENT)
             continue
         if version.is_delete_marker:
             judged.removes_marker.add(target)
@@ -141,6 +149,6 @@ def deleted_entry(target: ObjectTarget, detail: DeletedDetail | None, removes_ma
     detail = detail or DeletedDetail()
     if removes_marker:
         # S3 reports a marker removed by id with DeleteMarker and its id; moto leaves both out.
-        return EntryDeleted(target.key, target.version_id, True, target.version_id)
+        return EntryDeleted(target.key, target.version_id, True, target.version_id, Outcome.DELETED)
     return EntryDeleted(target.key, target.version_id, detail.delete_marker,
-                        detail.delete_marker_version_id if detail.delete_marker else None)
+                        detail.delete_marker_version_id if detail.delete_marker else None, detail.outcome)

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from eraser.errors import BucketNotFound
+from eraser.storage.conditions import StoredObject
 from eraser.storage.gateway import BucketGateway, S3Error
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, fits_in_xml
+from eraser.storage.outcomes import Outcome, confirm_retention, of_deleted, of_error
 from eraser.storage.rate import PrefixRates, prefix_of
 from eraser.storage.retries import Deadline, OutOfTime, RetryPolicy, is_retryable
 
@@ -43,7 +46,8 @@ OUT_OF_TIME_CODE = "ServiceUnavailable"
 
 class KeyFailure(BaseModel):
     """One entry S3 did not delete, with S3's own code and message: what a synchronous answer reports per key and
-    what a task keeps as its failure sample."""
+    what a task keeps as its failure sample. ``outcome`` is read from the code unless given (a versioned AccessDenied
+    becomes ``blocked_by_retention`` only once checked, see ``delete_versions``)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -51,6 +55,15 @@ class KeyFailure(BaseModel):
     version_id: str | None = None
     code: str
     message: str = ""
+    outcome: Outcome = Outcome.FAILED
+
+    @model_validator(mode="before")
+    @classmethod
+    def _outcome_of_code(cls, values: Any) -> Any:
+        # Also how a failure sample stored before outcomes existed is read back.
+        if isinstance(values, dict) and values.get("outcome") is None and "code" in values:
+            return {**values, "outcome": of_error(str(values["code"]))}
+        return values
 
     @property
     def retryable(self) -> bool:
@@ -73,6 +86,8 @@ class DeletedDetail:
     delete_marker: bool = False
     delete_marker_version_id: str | None = None
     version_id: str | None = None
+    # Told apart where the requested entry is known: DeleteMarker also reports a marker removed by its id.
+    outcome: Outcome = Outcome.DELETED
 
 
 Target = TypeVar("Target", bound=Hashable)
@@ -90,6 +105,14 @@ class AttemptOutcome(Generic[Target]):
 
     def left_of(self, keys: Sequence[Target]) -> list[Target]:
         return [key for key in keys if key not in self.deleted and key not in self.failed]
+
+    @property
+    def outcomes(self) -> dict[Target, Outcome]:
+        """The outcome of each entry deleted or failed for good (the entries ``left_of`` names have none)."""
+        answered: dict[Target, Outcome] = {key: self.details.get(key, DeletedDetail()).outcome
+                                           for key in self.deleted}
+        answered.update({key: failure.outcome for key, failure in self.failed.items() if key not in self.deleted})
+        return answered
 
 
 class ObjectStore(Protocol):
@@ -174,7 +197,9 @@ class S3ObjectStore:
                 outcome.details[target] = DeletedDetail(
                     delete_marker=bool(item.get("DeleteMarker")),
                     delete_marker_version_id=item.get("DeleteMarkerVersionId"),
-                    version_id=item.get("VersionId"))
+                    version_id=item.get("VersionId"),
+                    outcome=of_deleted(by_version=target.version_id is not None,
+                                       delete_marker=bool(item.get("DeleteMarker"))))
             elif target not in outcome.deleted:
                 outcome.failed[target] = _failure(target, item.get("Code") or UNCONFIRMED, item.get("Message") or "")
         for target in targets:
@@ -205,8 +230,17 @@ class S3ObjectStore:
                     delete_marker=marker,
                     delete_marker_version_id=answer.get("VersionId") if marker and target.version_id is None
                     else None,
-                    version_id=target.version_id)
+                    version_id=target.version_id,
+                    outcome=of_deleted(by_version=target.version_id is not None, delete_marker=marker))
         return outcome
+
+    def head_version(self, key: str, version_id: str) -> StoredObject | None:
+        """One version's Object Lock state (HeadObject), or None when S3 would not describe it."""
+        try:
+            answer = self._bucket.head_object(key, version_id=version_id)
+        except (S3Error, OutOfTime):
+            return None
+        return StoredObject.of_head(answer)
 
 
 def _failure(target: ObjectTarget, code: str, message: str) -> KeyFailure:
@@ -335,8 +369,15 @@ def delete_keys(store: ObjectStore, keys: Sequence[str], retry: RetryPolicy | No
 
 def delete_versions(store: S3ObjectStore, targets: Sequence[ObjectTarget], retry: RetryPolicy | None = None,
                     deadline: Deadline | None = None) -> AttemptOutcome[ObjectTarget]:
-    """Delete ``targets`` (already unique; every version id checked to be its key's) the way ``delete_keys`` does."""
-    return _delete_in_batches(store.delete_versions_batch, store.delete_versions_singly, targets,
-                              lambda target: target.key, retry, deadline)
+    """Delete ``targets`` (already unique; every version id checked to be its key's) the way ``delete_keys`` does.
+    A version S3 refused with AccessDenied is checked with a HEAD: under a legal hold or unexpired retention, its
+    outcome is ``blocked_by_retention`` (the loop never sends a governance bypass)."""
+    total = _delete_in_batches(store.delete_versions_batch, store.delete_versions_singly, targets,
+                               lambda target: target.key, retry, deadline)
+    for target, failure in list(total.failed.items()):
+        confirmed = confirm_retention(failure.outcome, target.version_id, partial(store.head_version, target.key))
+        if confirmed != failure.outcome:
+            total.failed[target] = failure.model_copy(update={"outcome": confirmed})
+    return total
 
 

@@ -270,6 +270,22 @@ class BucketGateway:
         its current objects lists everything. A suspended bucket may still hold older versions."""
         return self._call("get_bucket_versioning").get("Status") in ("Enabled", "Suspended")
 
+    def versioning_status(self) -> str | None:
+        """"Enabled", "Suspended", or None for a bucket whose versioning was never enabled."""
+        status = self._call("get_bucket_versioning").get("Status")
+        return str(status) if status else None
+
+    def object_lock_enabled(self) -> bool:
+        """Whether Object Lock is on for the bucket (only then can a version carry a retention or a legal hold;
+        S3 lets a bucket have it only from its creation, or once versioning is Enabled)."""
+        try:
+            answer = self._call("get_object_lock_configuration")
+        except S3Error as error:
+            if error.code == "ObjectLockConfigurationNotFoundError":
+                return False
+            raise
+        return answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+
     def bucket_is_empty(self) -> bool:
         """True when no version and no delete marker is left (what DeleteBucket requires)."""
         answer = self.list_object_versions(max_keys=1)
@@ -317,6 +333,18 @@ class BucketGateway:
                 return aborted, True
             if not keep_going():
                 return aborted, False
+            markers = {"KeyMarker": page.get("NextKeyMarker"), "UploadIdMarker": page.get("NextUploadIdMarker")}
+
+    def count_multipart_uploads(self, *, initiated_before: datetime | None) -> int:
+        """The incomplete multipart uploads ``abort_multipart_uploads`` would abort, counted without aborting."""
+        counted = 0
+        markers: dict[str, Any] = {}
+        while True:
+            page = self._call("list_multipart_uploads", **markers)
+            counted += sum(1 for upload in page.get("Uploads", [])
+                           if initiated_before is None or upload["Initiated"] <= initiated_before)
+            if not page.get("IsTruncated"):
+                return counted
             markers = {"KeyMarker": page.get("NextKeyMarker"), "UploadIdMarker": page.get("NextUploadIdMarker")}
 
     def delete_bucket(self) -> None:

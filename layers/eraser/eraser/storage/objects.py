@@ -41,6 +41,7 @@ from eraser.errors import (
     NoSuchKey,
     PreconditionFailed,
     RateLimited,
+    RetentionProtected,
     ServiceUnavailable,
 )
 from eraser.storage.conditions import DeleteConditions, StoredObject
@@ -139,6 +140,10 @@ class S3ObjectVersions:
         self._bucket = bucket
         self._request = request
 
+    @property
+    def bucket(self) -> BucketGateway:
+        return self._bucket
+
     @staticmethod
     def _in_time(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:
@@ -162,15 +167,7 @@ class S3ObjectVersions:
             self._raise_domain_error(error)
         if version_id is not None and not _names_version(version_id, response.get("VersionId")):
             raise VersionNotNamed(version_id)
-        return StoredObject(
-            exists=True,
-            etag=response.get("ETag"),
-            size=response.get("ContentLength"),
-            last_modified=response.get("LastModified"),
-            lock_mode=response.get("ObjectLockMode"),
-            lock_retain_until=response.get("ObjectLockRetainUntilDate"),
-            legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
-        )
+        return StoredObject.of_head(response)
 
     def find_version(self, version_id: str) -> StoredObject:
         """The key's version ``version_id`` (``exists=False`` when the key has no such version).
@@ -263,9 +260,9 @@ def ensure_not_locked(version: StoredObject, *, bypass_governance: bool, now: da
     """S3's rule for deleting a version: a legal hold always protects it; unexpired COMPLIANCE retention always does;
     unexpired GOVERNANCE retention does unless the caller bypasses it."""
     if version.legal_hold:
-        raise AccessDenied(LOCKED)
+        raise RetentionProtected(LOCKED)
     moment = now or datetime.now(UTC)
     if version.lock_mode and version.lock_retain_until and version.lock_retain_until > moment:
         if version.lock_mode == "GOVERNANCE" and bypass_governance:
             return
-        raise AccessDenied(LOCKED)
+        raise RetentionProtected(LOCKED)

@@ -48,19 +48,17 @@ _SUPERSEDES: dict[TaskKind, frozenset[TaskKind]] = {
 # --- the API other features use (see docs/tasks.md) -------------------------------------------------------------------
 def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket], requested_by: str,
                 selection: Selection | None = None, *, exclusive: bool = False,
-                object_count: int | None = None) -> Task:
+                object_count: int | None = None, previews: TaskKind | None = None) -> Task:
     """Record a task and enqueue its first listing step. With ``exclusive``, a bucket that already has a running
     exclusive task answers with that task instead of starting a second one, unless the new task supersedes it
-    (a bucket deletion supersedes a purge, a purge supersedes a trash purge): that one is cancelled."""
+    (a bucket deletion supersedes a purge, a purge supersedes a trash purge): that one is cancelled. A dry run
+    (``TaskKind.DRY_RUN``, ``previews`` the kind it previews) deletes nothing and is never exclusive."""
+    if (kind == TaskKind.DRY_RUN) != (previews is not None) or (exclusive and kind == TaskKind.DRY_RUN):
+        raise ValueError("a dry run, and only a dry run, names the kind it previews; it is never exclusive")
     if not targets:
         raise ValueError("a task needs at least one target")
-    for bucket in targets:
-        if bucket.organization_id != organization.id:
-            raise BucketNotFound(bucket.name)
-    now = utc_now()
-    task = Task(id=new_id("task"), kind=kind, organization_id=organization.id, account_id=organization.account_id,
-                targets=[Target.of(bucket) for bucket in targets], selection=selection or Selection.everything(),
-                requested_by=requested_by, created_at=now, heartbeat_at=now, object_count=object_count)
+    task = draft_task(organization, kind, targets, requested_by, selection, object_count=object_count,
+                      previews=previews)
     if len(task.model_dump_json()) > _MAX_TASK_BYTES:
         raise RequestTooLarge("The selection is too large to be recorded as one task; split the request")
     repository = TaskRepository()
@@ -87,6 +85,20 @@ def create_task(organization: Organization, kind: TaskKind, targets: list[Bucket
     metrics.add_metric(name="TasksCreated", unit=MetricUnit.Count, value=1)
     logger.info("Task created", extra={"task_id": task.id, "kind": task.kind.value, "targets": len(task.targets)})
     return task
+
+
+def draft_task(organization: Organization, kind: TaskKind, targets: list[Bucket], requested_by: str,
+               selection: Selection | None = None, *, object_count: int | None = None,
+               previews: TaskKind | None = None) -> Task:
+    """A task as ``create_task`` would record it, not recorded: what a dry run within the request lists for."""
+    for bucket in targets:
+        if bucket.organization_id != organization.id:
+            raise BucketNotFound(bucket.name)
+    now = utc_now()
+    return Task(id=new_id("task"), kind=kind, organization_id=organization.id, account_id=organization.account_id,
+                targets=[Target.of(bucket) for bucket in targets], selection=selection or Selection.everything(),
+                requested_by=requested_by, created_at=now, heartbeat_at=now, object_count=object_count,
+                previews=previews)
 
 
 def record_completed_task(organization: Organization, kind: TaskKind, requested_by: str,
@@ -168,6 +180,9 @@ def pass_is_finished(task: Task) -> bool:
 
 
 def _needs_another_pass(task: Task) -> bool:
+    if task.is_dry_run:
+        # Nothing was deleted, so a second listing would find the same entries and predict them again.
+        return False
     if task.selection.mode == SelectionMode.KEYS:
         # Explicit keys are deleted once: S3 reports an absent key as deleted, so a second pass would count it twice.
         return False
@@ -204,6 +219,9 @@ def finalize(task: Task, remaining_ms: RemainingMs) -> bool:
     the uploads need another invocation (the caller hands the step over)."""
     repository = TaskRepository()
     buckets = {target.s3_bucket: gateway.open_bucket(target.s3_bucket, task.account_id) for target in task.targets}
+    if task.is_dry_run:
+        _finish_dry_run(task, repository, buckets)
+        return True
     tuning = engine_settings()
     # A bucket being deleted that is already gone from S3 (deleted outside Eraser) has nothing left to verify.
     gone = {target.s3_bucket for target in task.targets
@@ -227,6 +245,19 @@ def finalize(task: Task, remaining_ms: RemainingMs) -> bool:
     else:
         repository.finish(task, TaskStatus.FAILED, reason=_unverified_reason(task), bucket_empty_at_end=empty)
     return True
+
+
+def _finish_dry_run(task: Task, repository: TaskRepository, buckets: dict[str, BucketGateway]) -> None:
+    """A dry run counts the uploads the task it previews would abort (set, not added: a repeated finalization
+    counts them again, not twice), and is complete: what would be left is in its plan, not a failure."""
+    if task.selection.mode == SelectionMode.ALL:
+        initiated_before = None if task.acts_as == TaskKind.DELETE_BUCKET else task.snapshot_at
+        uploads = sum(bucket.count_multipart_uploads(initiated_before=initiated_before)
+                      for bucket in buckets.values() if task.acts_as != TaskKind.DELETE_BUCKET or bucket.bucket_exists())
+        repository.set_planned(task.id, "multipart_uploads", uploads)
+    if task.selection.mode == SelectionMode.TRASH:
+        repository.set_planned(task.id, "newer_than_trash_retention", task.cursor.trash_newer)
+    repository.finish(task, TaskStatus.COMPLETED)
 
 
 def _unverified_reason(task: Task) -> str:

@@ -167,15 +167,15 @@ class ListedVersionsCount:
 def _list_page(task: Task, cursor: ListingCursor, listed: ListedVersionsCount) -> None:
     """List the cursor's next page and enqueue its targeted versions as chunks; the cursor moves past the page."""
     target_index = cursor.target_index
-    selected, with_version_ids = _next_page(task, cursor)
+    selected, with_version_ids = next_page(task, cursor)
     chunks = cut_chunks(task.id, target_index, task.pass_number, selected, cursor.next_seq,
-                        with_version_ids=with_version_ids)
+                        with_version_ids=with_version_ids, described=task.is_dry_run)
     send_chunks(chunks)
     cursor.next_seq += len(chunks)
     listed.add(selected)
 
 
-def _next_page(task: Task, cursor: ListingCursor) -> tuple[list[ListedVersion], bool]:
+def next_page(task: Task, cursor: ListingCursor) -> tuple[list[ListedVersion], bool]:
     """List the cursor's next page, move the cursor past it, and return the versions the task targets (chosen by
     ``tasks.selection``)."""
     if task.selection.mode == SelectionMode.KEYS:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from eraser.clock import utc_now
 from eraser.storage.deletion import KeyFailure as KeyFailure  # a task's failure sample: the loop's per-key failure
+from eraser.storage.outcomes import zero_counts
 from eraser.tenancy import Bucket
 
 
@@ -23,6 +24,8 @@ class TaskKind(StrEnum):
     DELETE_BUCKET = "delete_bucket"
     BULK_DELETE = "bulk_delete"
     TRASH_PURGE = "trash_purge"
+    # What another kind would do, listed and predicted, nothing deleted (``previews`` names the kind).
+    DRY_RUN = "dry_run"
 
 
 class TaskStatus(StrEnum):
@@ -134,6 +137,9 @@ class ListingCursor(BaseModel):
     # Chunk sequence numbers are assigned deterministically from the cursor, so re-listing a step after a crash
     # produces the same chunk ids and duplicate chunks are not counted twice.
     next_seq: int = 0
+    # Trashed entries listed but newer than the trash retention, over every target (what a trash purge leaves).
+    # Saved with the cursor after each page, so a page listed again after a crash is counted once.
+    trash_newer: int = 0
 
 
 class Counts(BaseModel):
@@ -145,6 +151,12 @@ class Counts(BaseModel):
     uploads_aborted: int = 0
     chunks_total: int = 0
     chunks_done: int = 0
+    # How many entries ended in each outcome (docs/dry-run.md), every outcome present; counted with ``deleted`` and
+    # ``failed``, once per chunk.
+    outcomes: dict[str, int] = Field(default_factory=zero_counts)
+    # A dry run's numbers beside its outcomes (storage.plan: objects, versions, delete_markers, bytes, legal_hold,
+    # object_lock_retention, multipart_uploads), counted once per chunk like the rest.
+    planned: dict[str, int] = Field(default_factory=dict)
 
 
 class Task(BaseModel):
@@ -181,7 +193,18 @@ class Task(BaseModel):
     bucket_empty_at_end: bool | None = None
     bucket_deleted: bool = False
     object_count: int | None = None
+    # For a dry run: the kind of request it previews.
+    previews: TaskKind | None = None
     version: int = 0
+
+    @property
+    def acts_as(self) -> TaskKind:
+        """The kind whose selection rules apply: a dry run lists exactly as the task it previews would."""
+        return self.previews or self.kind
+
+    @property
+    def is_dry_run(self) -> bool:
+        return self.kind == TaskKind.DRY_RUN
 
     @property
     def snapshot_at(self) -> datetime:
@@ -225,7 +248,8 @@ class Progress(BaseModel):
     @classmethod
     def of(cls, task: Task, now: datetime | None = None) -> "Progress":
         counts = task.counts
-        processed = counts.deleted + counts.failed
+        # A dry run deletes nothing: its progress is the entries it has predicted.
+        processed = sum(counts.outcomes.values()) if task.is_dry_run else counts.deleted + counts.failed
         listed = counts.versions_listed
         if task.status == TaskStatus.COMPLETED:
             fraction = 1.0
@@ -273,6 +297,10 @@ class ChunkEntry(BaseModel):
     k: str
     v: str | None = None
     s: int = 0
+    # Described for a dry run only (so a deletion's messages do not grow): a delete marker (``m``), the key's
+    # current entry (``c``).
+    m: bool | None = None
+    c: bool | None = None
 
     def to_s3(self) -> dict[str, Any]:
         return {"Key": self.k, "VersionId": self.v} if self.v else {"Key": self.k}

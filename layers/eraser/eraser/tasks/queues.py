@@ -28,15 +28,19 @@ def send_listing_step(message: ListingMessage) -> None:
 
 
 def cut_chunks(task_id: str, target_index: int, pass_number: int, versions: Iterable[ListedVersion],
-               first_seq: int, *, with_version_ids: bool = True) -> list[ChunkMessage]:
+               first_seq: int, *, with_version_ids: bool = True, described: bool = False) -> list[ChunkMessage]:
     """Cut versions into chunks of at most ``chunk_size`` keys (one DeleteObjects call) whose message stays under
-    ``max_message_bytes`` however long the keys are. Sequence numbers continue from ``first_seq``."""
+    ``max_message_bytes`` however long the keys are. Sequence numbers continue from ``first_seq``. ``described``
+    (a dry run) keeps whether each entry is a delete marker and its key's current entry."""
     tuning = engine_settings()
     chunks: list[ChunkMessage] = []
     entries: list[ChunkEntry] = []
     size = 0
     for version in versions:
         entry = ChunkEntry(k=version.key, v=version.version_id if with_version_ids else None, s=version.size)
+        if described:
+            entry.m = version.is_delete_marker or None
+            entry.c = version.is_latest or None
         entry_size = len(entry.model_dump_json(exclude_none=True).encode("utf-8")) + 1
         if entries and (len(entries) >= tuning.chunk_size or size + entry_size > tuning.max_message_bytes - 500):
             chunks.append(ChunkMessage(task_id=task_id, seq=first_seq + len(chunks), target_index=target_index,

@@ -2,8 +2,10 @@
 
 Items (``pk``/``sk``):
 - ``TASK#<id>`` / ``TASK``: the task. Counts are top-level numbers (DynamoDB's ``ADD`` works on top-level attributes
-  only). While unfinished it carries ``active_status`` and ``heartbeat_at``, the keys of the sparse ``active-tasks``
-  index the watchdog queries; finished tasks lose ``active_status`` and get ``expires_at`` (TTL).
+  only), the count of each outcome too (``outcome_<outcome>``: no map to create first, and a task written before
+  outcomes existed counts from zero). While unfinished it carries ``active_status`` and ``heartbeat_at``, the keys
+  of the sparse ``active-tasks`` index the watchdog queries; finished tasks lose ``active_status`` and get
+  ``expires_at`` (TTL).
 - ``TASK#<id>`` / ``CHUNK#<seq>``: one deleted batch, written once (``attribute_not_exists``) in the same
   transaction that adds its counts to the task: a redelivered batch fails the condition and is not counted twice.
 - ``TASK#<id>`` / ``FAIL#<seq>``: the per-key failures of one batch (at most the sample size each).
@@ -12,7 +14,7 @@ Items (``pk``/``sk``):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +26,7 @@ from eraser import aws
 from eraser.clock import utc_now
 from eraser.config import settings
 from eraser.errors import TaskNotFound
+from eraser.storage.outcomes import Outcome
 from eraser.tasks.model import (
     ChunkMessage,
     Counts,
@@ -38,9 +41,22 @@ from eraser.tasks.model import (
 ACTIVE = "active"
 ACTIVE_INDEX = "active-tasks"
 TASK_SK = "TASK"
-_COUNT_FIELDS = tuple(Counts.model_fields)
+_COUNT_FIELDS = tuple(name for name in Counts.model_fields if name not in ("outcomes", "planned"))
+_OUTCOME_PREFIX = "outcome_"
+# A dry run's planned numbers, top-level like the outcomes (``plan_objects``, ``plan_legal_hold``...).
+_PLANNED_PREFIX = "plan_"
 # SQS keeps a message at most 14 days: a chunk record must outlive any redelivery of its batch.
 _CHUNK_RECORD_DAYS = 14
+
+
+def _outcome_attribute(outcome: str) -> str:
+    return _OUTCOME_PREFIX + outcome
+
+
+def _planned_attribute(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"not a planned count: {name!r}")
+    return _PLANNED_PREFIX + name
 
 
 def iso(moment: datetime) -> str:
@@ -85,7 +101,9 @@ def _drop_none(value: Any) -> Any:
 
 def to_item(task: Task) -> dict[str, Any]:
     item: dict[str, Any] = task.model_dump(mode="json", exclude={"counts"})
-    item.update(task.counts.model_dump())
+    item.update(task.counts.model_dump(exclude={"outcomes", "planned"}))
+    item.update({_planned_attribute(name): count for name, count in task.counts.planned.items()})
+    item.update({_outcome_attribute(outcome): count for outcome, count in task.counts.outcomes.items()})
     item.update(task_key(task.id))
     if task.heartbeat_at is not None:
         item["heartbeat_at"] = iso(task.heartbeat_at)
@@ -100,6 +118,10 @@ def to_item(task: Task) -> dict[str, Any]:
 def from_item(item: dict[str, Any]) -> Task:
     values = {name: value for name, value in item.items() if name not in ("pk", "sk", "active_status", "expires_at")}
     values["counts"] = {name: values.pop(name, 0) for name in _COUNT_FIELDS}
+    values["counts"]["outcomes"] = {outcome.value: values.pop(_outcome_attribute(outcome.value), 0)
+                                    for outcome in Outcome}
+    values["counts"]["planned"] = {name[len(_PLANNED_PREFIX):]: int(values.pop(name))
+                                   for name in [name for name in values if name.startswith(_PLANNED_PREFIX)]}
     return Task.model_validate(values)
 
 
@@ -265,28 +287,36 @@ class TaskRepository:
         return "Item" in self._table.get_item(Key=key, ConsistentRead=True)
 
     def record_chunk(self, chunk: ChunkMessage, *, deleted: int, failed: int, bytes_freed: int,
-                     failures: list[KeyFailure]) -> bool:
-        """Count a chunk once: False when it was already counted (a duplicate delivery)."""
+                     failures: list[KeyFailure], outcomes: Mapping[str, int] | None = None,
+                     planned: Mapping[str, int] | None = None) -> bool:
+        """Count a chunk once, its entries per outcome (and a dry run's planned numbers) with it: False when it was
+        already counted (a duplicate delivery)."""
         now = utc_now()
         expires_at = int((now + timedelta(days=settings().task_retention_days + _CHUNK_RECORD_DAYS)).timestamp())
         pk = f"TASK#{chunk.task_id}"
         chunk_item = {"pk": pk, "sk": f"CHUNK#{chunk.seq:09d}", "deleted": deleted, "failed": failed,
                       "bytes_freed": bytes_freed, "pass_number": chunk.pass_number, "recorded_at": iso(now),
                       "expires_at": expires_at}
+        counted = {Outcome(outcome): count for outcome, count in (outcomes or {}).items() if count}
+        additions = {_outcome_attribute(outcome): count for outcome, count in counted.items()}
+        additions.update({_planned_attribute(name): count for name, count in (planned or {}).items() if count})
+        outcome_additions = "".join(f", {name} :{name}" for name in additions)
         items: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table_name, "Item": _serialize(chunk_item),
                      "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Update": {"TableName": self.table_name, "Key": _serialize(task_key(chunk.task_id)),
                         "UpdateExpression": "ADD deleted :deleted, failed :failed, bytes_freed :bytes, "
-                                            "chunks_done :one SET heartbeat_at = :beat, resumes = :zero",
+                                            f"chunks_done :one{outcome_additions} "
+                                            "SET heartbeat_at = :beat, resumes = :zero",
                         "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": _serialize({":deleted": deleted, ":failed": failed,
-                                                                 ":bytes": bytes_freed, ":one": 1,
-                                                                 ":zero": 0, ":beat": iso(now)})}},
+                        "ExpressionAttributeValues": _serialize({
+                            ":deleted": deleted, ":failed": failed, ":bytes": bytes_freed, ":one": 1, ":zero": 0,
+                            ":beat": iso(now),
+                            **{f":{name}": count for name, count in additions.items()}})}},
         ]
         if failures:
             failure_item = {"pk": pk, "sk": f"FAIL#{chunk.seq:09d}", "expires_at": expires_at,
-                            "failures": [_drop_none(failure.model_dump()) for failure in failures]}
+                            "failures": [_drop_none(failure.model_dump(mode="json")) for failure in failures]}
             items.append({"Put": {"TableName": self.table_name, "Item": _serialize(failure_item)}})
         try:
             aws.dynamodb_client().transact_write_items(TransactItems=items)
@@ -296,6 +326,12 @@ class TaskRepository:
                 return False
             raise
         return True
+
+    def set_planned(self, task_id: str, name: str, value: int) -> None:
+        """Set one of a dry run's planned numbers that is counted whole, not per chunk (the uploads it found)."""
+        attribute = _planned_attribute(name)
+        self._table.update_item(Key=task_key(task_id), UpdateExpression=f"SET {attribute} = :value",
+                                ExpressionAttributeValues={":value": value})
 
     def claim_pass_end(self, task: Task, *, next_pass: bool) -> Task | None:
         """Whoever first sees a pass finished (listing done, every chunk counted) moves the task on, once."""

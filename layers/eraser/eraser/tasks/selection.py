@@ -46,18 +46,26 @@ class TrashSelection:
     previous_modified: datetime | None
     # A selected delete marker on top of its key, held until the listing shows whether versions lie beneath it.
     held_marker: ListedVersion | None
+    # Trashed entries not selected: trashed after ``superseded_before`` (newer than the trash retention).
+    newer: int = 0
 
 
 def trashed_before(entries: list[ListedVersion], superseded_before: datetime, *, previous_key: str | None,
-                   previous_modified: datetime | None, held_marker: ListedVersion | None = None) -> TrashSelection:
+                   previous_modified: datetime | None, held_marker: ListedVersion | None = None,
+                   defer_markers: bool = True) -> TrashSelection:
     """Noncurrent versions and delete markers trashed (``trashed_at``) at or before ``superseded_before``.
     ``previous_*`` carry the last entry of the previous page, because a key's versions may span pages.
 
     A delete marker on top of its key is only selected once no version lies beneath it: deleting it first would bring
     the version beneath back to life until that version's own batch ran (and, if that batch failed, for good). With
     versions beneath, the versions go in this pass and the marker in the verification pass that follows. The caller
-    passes ``held_marker`` from page to page and selects it after the last page."""
+    passes ``held_marker`` from page to page and selects it after the last page.
+
+    A dry run has no verification pass: it selects such a marker at once (``defer_markers=False``), since the versions
+    beneath it are trashed no later than the marker itself and so are selected with it, and its plan counts the
+    marker the real purge removes in its verification pass."""
     selected: list[ListedVersion] = []
+    newer = 0
     for entry in entries:
         newest_of_key = entry.key != previous_key
         if held_marker is not None and newest_of_key:
@@ -65,17 +73,19 @@ def trashed_before(entries: list[ListedVersion], superseded_before: datetime, *,
         held_marker = None
         trashed = trashed_at(entry, None if newest_of_key else previous_modified)
         if trashed is not None and trashed <= superseded_before:
-            if entry.is_delete_marker and newest_of_key:
+            if entry.is_delete_marker and newest_of_key and defer_markers:
                 held_marker = entry
             else:
                 selected.append(entry)
+        elif trashed is not None:
+            newer += 1
         previous_key, previous_modified = entry.key, entry.last_modified
-    return TrashSelection(selected, previous_key, previous_modified, held_marker)
+    return TrashSelection(selected, previous_key, previous_modified, held_marker, newer)
 
 
 def purge_cutoff(task: Task) -> datetime | None:
     """A purge works on what the bucket held when it was asked for; deleting a bucket takes everything."""
-    return None if task.kind == TaskKind.DELETE_BUCKET else task.snapshot_at
+    return None if task.acts_as == TaskKind.DELETE_BUCKET else task.snapshot_at
 
 
 def targeted_objects(task: Task, page: ObjectPage) -> list[ListedVersion]:
@@ -99,7 +109,9 @@ def targeted_versions(task: Task, page: VersionPage, cursor: ListingCursor) -> l
             held = ListedVersion(cursor.held_marker_key, cursor.held_marker_version, 0, cursor.held_marker_modified,
                                  True, True)
         trash = trashed_before(page.entries, task.selection.superseded_before, previous_key=cursor.previous_key,
-                               previous_modified=cursor.previous_modified, held_marker=held)
+                               previous_modified=cursor.previous_modified, held_marker=held,
+                               defer_markers=not task.is_dry_run)
+        cursor.trash_newer += trash.newer
         selected = trash.selected
         cursor.previous_key, cursor.previous_modified = trash.previous_key, trash.previous_modified
         marker = trash.held_marker

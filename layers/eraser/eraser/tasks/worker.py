@@ -12,6 +12,7 @@ a key): nothing was counted yet, and the chunk record makes the count happen onc
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +31,11 @@ from eraser.storage.deletion import (
     delete_versions,
 )
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS
+from eraser.storage.outcomes import Outcome
+from eraser.storage.plan import DELETING_OUTCOMES, EntryPlanner, PlannedVersion, PlanTally
 from eraser.storage.rate import PrefixRates
 from eraser.tasks.engine import advance_if_pass_finished
-from eraser.tasks.model import ChunkEntry, ChunkMessage, TaskStatus
+from eraser.tasks.model import ChunkEntry, ChunkMessage, SelectionMode, Task, TaskStatus
 from eraser.tasks.repository import TaskRepository
 
 # Each worker process paces its DeleteObjects calls per key prefix, and slows a prefix S3 throttles (storage.rate).
@@ -51,6 +54,8 @@ class ChunkOutcome:
 
     deleted: list[ChunkEntry] = field(default_factory=list)
     failures: list[KeyFailure] = field(default_factory=list)
+    # Entries per outcome (deleted, delete_marker_created, blocked_by_retention...).
+    outcomes: Counter[str] = field(default_factory=Counter)
 
     @property
     def bytes_freed(self) -> int:
@@ -77,14 +82,46 @@ def delete_chunk(chunk: ChunkMessage) -> None:
         advance_if_pass_finished(task)
         return
     target = task.targets[chunk.target_index]
-    outcome = delete_entries(target.s3_bucket, task.account_id, chunk.entries)
     sample = engine_settings().failure_sample_size
+    if task.is_dry_run:
+        _plan_chunk(repository, task, chunk, sample)
+        return
+    outcome = delete_entries(target.s3_bucket, task.account_id, chunk.entries)
     counted = repository.record_chunk(chunk, deleted=len(outcome.deleted), failed=len(outcome.failures),
-                                      bytes_freed=outcome.bytes_freed, failures=outcome.failures[:sample])
+                                      bytes_freed=outcome.bytes_freed, failures=outcome.failures[:sample],
+                                      outcomes=outcome.outcomes)
     if counted:
         metrics.add_metric(name="ObjectsDeleted", unit=MetricUnit.Count, value=len(outcome.deleted))
         metrics.add_metric(name="ObjectsNotDeleted", unit=MetricUnit.Count, value=len(outcome.failures))
         advance_if_pass_finished(repository.get(task.id))
+
+
+def _plan_chunk(repository: TaskRepository, task: Task, chunk: ChunkMessage, sample: int) -> None:
+    """A dry run's chunk: each entry's would-be outcome (storage.plan), counted once like a deletion's, nothing
+    deleted. Entries a prefix listing found exist; keys a request named are checked (a keys selection)."""
+    target = task.targets[chunk.target_index]
+    planner = EntryPlanner(gateway.open_bucket(target.s3_bucket, task.account_id, call_retry=_retry(engine_settings())))
+    named = set(task.selection.keys) if task.selection.mode == SelectionMode.KEYS else set()
+    tally = PlanTally()
+    for entry in chunk.entries:
+        prediction = planner.predict(entry.k, entry.v or None, is_delete_marker=bool(entry.m),
+                                     listed=entry.k not in named)
+        tally.add(PlannedVersion(key=entry.k, version_id=entry.v or None, size=entry.s,
+                                 is_delete_marker=bool(entry.m), is_latest=bool(entry.c) or not entry.v,
+                                 prediction=prediction))
+    left = [KeyFailure(key=planned.key, version_id=planned.version_id, code=_LEFT_CODES[planned.outcome],
+                       message=f"would be left: {planned.reason.value if planned.reason else planned.outcome.value}",
+                       outcome=planned.outcome)
+            for planned in tally.sample() if planned.outcome not in DELETING_OUTCOMES][:sample]
+    if repository.record_chunk(chunk, deleted=0, failed=0, bytes_freed=0, failures=left, outcomes=tally.outcomes(),
+                               planned=tally.counts()):
+        advance_if_pass_finished(repository.get(task.id))
+
+
+# What S3 would answer for an entry a dry run predicts is left (a task's failure sample carries S3's code).
+_LEFT_CODES = {Outcome.BLOCKED_BY_RETENTION: "AccessDenied", Outcome.ALREADY_ABSENT: "NoSuchVersion",
+               Outcome.ACCESS_DENIED: "AccessDenied", Outcome.PRECONDITION_FAILED: "PreconditionFailed",
+               Outcome.THROTTLED: "SlowDown", Outcome.FAILED: "InternalError"}
 
 
 def delete_entries(s3_bucket: str, owner: str, entries: list[ChunkEntry], *, client: Any | None = None
@@ -102,12 +139,14 @@ def delete_entries(s3_bucket: str, owner: str, entries: list[ChunkEntry], *, cli
     deletion = delete_versions(store, targets, retry)
     _raise_if_still_throttled(deletion, targets, tuning.key_retry_attempts)
     outcome = ChunkOutcome()
+    outcomes = deletion.outcomes
     for entry in entries:
         target = _target_of(entry)
         if target in deletion.deleted:
             outcome.deleted.append(entry)
         else:
             outcome.failures.append(deletion.failed[target])
+        outcome.outcomes[outcomes[target].value] += 1
     return outcome
 
 
