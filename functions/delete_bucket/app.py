@@ -11,8 +11,7 @@ from eraser.api import mixpeek
 from eraser.api.http import build_resolver, dry_run_of, headers_of, refuse_all_but_the_path
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.buckets import preview_bucket_deletion, submit_bucket_deletion
-from eraser.storage.retries import Deadline
+from eraser.operations.buckets import Deadline, preview_bucket_deletion, submit_bucket_deletion
 
 app = build_resolver(mixpeek.error_response)
 

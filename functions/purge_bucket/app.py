@@ -10,8 +10,7 @@ from eraser.api import quiva
 from eraser.api.http import build_resolver, dry_run_of, headers_of, refuse_all_but_the_path
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.buckets import preview_purge, submit_purge
-from eraser.storage.retries import Deadline
+from eraser.operations.buckets import Deadline, preview_purge, submit_purge
 
 app = build_resolver(quiva.error_response)
 

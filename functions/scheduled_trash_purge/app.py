@@ -10,8 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.trash import purge_expired_trash
-from eraser.storage.retries import Deadline
+from eraser.operations.trash import Deadline, purge_expired_trash
 
 
 @logger.inject_lambda_context

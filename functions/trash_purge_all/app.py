@@ -11,8 +11,7 @@ from eraser.api import katapult
 from eraser.api.http import DRY_RUN, build_resolver, dry_run_of, headers_of, parse_json_body, refuse_query
 from eraser.auth import Scope, authenticate
 from eraser.observability import logger, metrics, tracer
-from eraser.operations.trash import PurgeAllTrashRequest, preview_purge_all_trash, purge_all_trash
-from eraser.storage.retries import Deadline
+from eraser.operations.trash import Deadline, PurgeAllTrashRequest, preview_purge_all_trash, purge_all_trash
 
 app = build_resolver(katapult.error_response)
 

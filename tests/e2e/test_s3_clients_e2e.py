@@ -154,6 +154,28 @@ def test_boto3_delete_objects_with_versions_deletes_exactly_those_versions(local
     assert backend_keys(local_stack, other_tenant.s3_bucket) == ["prefix/a.txt"]
 
 
+def test_boto3_with_the_dry_run_header_is_answered_as_the_deletion_would_be_and_deletes_nothing(
+        local_stack: LocalStack) -> None:
+    tenant = make_s3_tenant(local_stack, versioned=True)
+    for key in ("prefix/a.txt", "prefix/b.txt"):
+        local_stack.put(key, s3_bucket=tenant.s3_bucket)
+    before = local_stack.client("s3").list_object_versions(Bucket=tenant.s3_bucket)["Versions"]
+    client = eraser_s3(local_stack, tenant)
+    client.meta.events.register("before-sign.s3.*",
+                                lambda request, **_: request.headers.__setitem__("x-eraser-dry-run", "true"))
+
+    one = client.delete_object(Bucket=tenant.bucket, Key="prefix/a.txt")
+    many = client.delete_objects(Bucket=tenant.bucket, Delete={"Objects": [{"Key": "prefix/a.txt"},
+                                                                           {"Key": "prefix/b.txt"}]})
+
+    assert one["ResponseMetadata"]["HTTPStatusCode"] == 204 and one["DeleteMarker"] is True
+    assert one["ResponseMetadata"]["HTTPHeaders"]["x-eraser-outcome"] == "delete_marker_created"
+    assert all(item["DeleteMarker"] for item in many["Deleted"]) and len(many["Deleted"]) == 2
+    assert many["ResponseMetadata"]["HTTPHeaders"]["x-eraser-dry-run"] == "true"
+    after = local_stack.client("s3").list_object_versions(Bucket=tenant.s3_bucket)
+    assert after["Versions"] == before and "DeleteMarkers" not in after
+
+
 def test_boto3_paginator_lists_through_eraser_and_deletes_what_it_listed(local_stack: LocalStack,
                                                                          other_tenant: S3Tenant) -> None:
     tenant = make_s3_tenant(local_stack)

@@ -32,7 +32,7 @@ from eraser.errors import Conflict, IdempotencyKeyReused, ValidationFailed
 from eraser.operations.tasks import DryRun, preview
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
 from eraser.storage import gateway
-from eraser.storage.retries import Deadline
+from eraser.storage.retries import Deadline as Deadline  # handlers bound their work with it (Deadline.of)
 from eraser.tasks.engine import create_task
 from eraser.tasks.model import Selection, Task, TaskKind
 from eraser.tasks.repository import TaskRepository

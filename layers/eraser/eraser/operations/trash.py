@@ -22,7 +22,7 @@ from eraser.operations.tasks import DryRun, preview
 from eraser.ratelimit import LimitedOperation, enforce_rate_limit
 from eraser.storage.keys import ObjectKey
 from eraser.storage.plan import Plan
-from eraser.storage.retries import Deadline
+from eraser.storage.retries import Deadline as Deadline  # handlers bound their work with it (Deadline.of)
 from eraser.tasks import Selection, Task, TaskKind, create_task, record_completed_task
 from eraser.tenancy import Bucket, Organization, TenancyRepository
 from eraser.trash import (
