@@ -54,7 +54,7 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m pytest -q tests/reliability $(PYTEST_ARGS)
 
 unit: $(VENV)/.installed
-	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests/domain tests/unit tests/tools $(PYTEST_ARGS)
 
 e2e: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
