@@ -7,7 +7,7 @@ SAM := $(SAM_VENV)/bin/sam
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test unit e2e e2e-seaweedfs reliability lint format typecheck validate build invoke bench bench-smoke admin clean chromium
+.PHONY: help run test unit e2e e2e-seaweedfs reliability lint format typecheck validate build invoke bench bench-smoke bench-scale admin clean chromium
 
 help:
 	@echo "make run        start the whole service locally (embedded AWS backend, http://127.0.0.1:$${PORT:-3000})"
@@ -20,6 +20,7 @@ help:
 	@echo "make build      sam build (no container)"
 	@echo "make invoke FN=<Function> EVENT=events/<file>.json   invoke one function locally"
 	@echo "make bench      benchmarks against other tools on the embedded backend"
+	@echo "make bench-scale  the scale model: every contender on a simulated S3 up to a billion objects"
 
 $(VENV)/.installed: requirements-dev.txt layers/eraser/requirements.txt layers/eraser/pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +54,7 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m pytest -q tests/reliability $(PYTEST_ARGS)
 
 unit: $(VENV)/.installed
-	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests/domain tests/unit tests/tools $(PYTEST_ARGS)
 
 e2e: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
@@ -94,3 +95,8 @@ admin: $(VENV)/.installed
 
 clean:
 	rm -rf .aws-sam .eraser .pytest_cache .ruff_cache .mypy_cache .venv-bench
+
+# The scale model (bench/scale): a discrete-event simulation of S3, SQS + Lambda and DynamoDB at up to a billion
+# objects, every contender on it; prints a table and writes bench/results/scale-<time>.json. No AWS, no backend.
+bench-scale: $(VENV)/.installed
+	$(PY) -m bench.scale $(BENCH_ARGS)

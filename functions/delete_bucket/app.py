@@ -23,7 +23,8 @@ def delete_bucket(bucket_identifier: str) -> Response:
     refuse_all_but_the_path(app.current_event)
     if dry_run_of(app.current_event):
         return mixpeek.bucket_deletion_dry_run_response(
-            preview_bucket_deletion(principal, bucket_identifier, deadline=Deadline.of(app.lambda_context)))
+            preview_bucket_deletion(principal, bucket_identifier, deadline=Deadline.of(app.lambda_context),
+                                    idempotency_key=headers.get("idempotency-key")))
     task = submit_bucket_deletion(principal, bucket_identifier, idempotency_key=headers.get("idempotency-key"),
                                   lambda_context=app.lambda_context)
     return mixpeek.bucket_deletion_response(task)

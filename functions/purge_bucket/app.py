@@ -21,7 +21,8 @@ def purge_bucket(bucket: str) -> Response:
     principal = authenticate(headers, Scope.BUCKETS_PURGE)
     refuse_all_but_the_path(app.current_event)
     if dry_run_of(app.current_event):
-        return quiva.purge_dry_run_response(preview_purge(principal, bucket, deadline=Deadline.of(app.lambda_context)))
+        return quiva.purge_dry_run_response(preview_purge(
+            principal, bucket, deadline=Deadline.of(app.lambda_context), idempotency_key=headers.get("idempotency-key")))
     task = submit_purge(principal, bucket, idempotency_key=headers.get("idempotency-key"),
                         lambda_context=app.lambda_context)
     return quiva.purge_response(task)

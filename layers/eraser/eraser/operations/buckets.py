@@ -83,17 +83,21 @@ def submit_bucket_deletion(principal: Principal, bucket_identifier: str, *, idem
                  lambda_context)
 
 
-def preview_purge(principal: Principal, bucket_identifier: str, *, deadline: Deadline) -> DryRun:
+def preview_purge(principal: Principal, bucket_identifier: str, *, deadline: Deadline,
+                  idempotency_key: str | None = None) -> DryRun:
     """What purging the bucket would do now (``dry_run=true``): authorised and rate-limited as the purge; never
     remembered under an Idempotency-Key, so a later real request with the same key is not taken for it."""
+    ensure_valid_idempotency_key(idempotency_key)
     bucket = TenancyRepository().find_bucket(principal.organization.id, bucket_identifier)
     enforce_rate_limit(LimitedOperation.PURGE_BUCKET, principal)
     return preview(principal.organization, TaskKind.PURGE_BUCKET, [bucket], Selection.everything(),
                    principal.subject, deadline=deadline)
 
 
-def preview_bucket_deletion(principal: Principal, bucket_identifier: str, *, deadline: Deadline) -> DryRun:
+def preview_bucket_deletion(principal: Principal, bucket_identifier: str, *, deadline: Deadline,
+                  idempotency_key: str | None = None) -> DryRun:
     """What deleting the bucket would do now: everything in it, and whether the bucket itself would go."""
+    ensure_valid_idempotency_key(idempotency_key)
     bucket = TenancyRepository().find_bucket(principal.organization.id, bucket_identifier)
     enforce_rate_limit(LimitedOperation.DELETE_BUCKET, principal)
     return preview(principal.organization, TaskKind.DELETE_BUCKET, [bucket], Selection.everything(),
@@ -129,10 +133,7 @@ def _once(principal: Principal, idempotency_key: str | None, fingerprint: dict[s
     if idempotency_key is None:
         return start()
     key = idempotency_key
-    if IDEMPOTENCY_KEY_PATTERN.fullmatch(key) is None:
-        raise ValidationFailed("Idempotency-Key must be 1 to 255 printable ASCII characters, spaces only inside",
-                               [{"loc": ["header", "idempotency-key"], "msg": "Invalid Idempotency-Key",
-                                 "type": "value_error"}])
+    ensure_valid_idempotency_key(key)
     creation = _idempotent_creation(settings().idempotency_table, aws.dynamodb_client())
     if lambda_context is not None:
         creation.config.register_lambda_context(lambda_context)
@@ -144,6 +145,15 @@ def _once(principal: Principal, idempotency_key: str | None, fingerprint: dict[s
     except IdempotencyAlreadyInProgressError as error:
         raise Conflict("A request with this Idempotency-Key is still being processed") from error
     return TaskRepository().get(created["task_id"])
+
+
+def ensure_valid_idempotency_key(key: str | None) -> None:
+    """Refuse a malformed Idempotency-Key before anything is started (a dry run refuses it too, as the request
+    would, though it does not remember the key)."""
+    if key is not None and IDEMPOTENCY_KEY_PATTERN.fullmatch(key) is None:
+        raise ValidationFailed("Idempotency-Key must be 1 to 255 printable ASCII characters, spaces only inside",
+                               [{"loc": ["header", "idempotency-key"], "msg": "Invalid Idempotency-Key",
+                                 "type": "value_error"}])
 
 
 def _wait_for(task: Task, seconds: float) -> Task:

@@ -30,12 +30,15 @@ from eraser.storage.conditions import StoredObject
 from eraser.storage.gateway import BucketGateway, S3Error
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS, fits_in_xml
 from eraser.storage.outcomes import Outcome, confirm_retention, of_deleted, of_error
+from eraser.storage.rate import PrefixRates, prefix_of
 from eraser.storage.retries import Deadline, OutOfTime, RetryPolicy, is_retryable
 
 LIST_PAGE_SIZE = 1000
 # The code reported for a key S3 neither deleted nor failed (possible only if S3 broke its own contract); retryable,
 # so the key is sent again.
 UNCONFIRMED = "InternalError"
+# S3's answer to more requests than a prefix's partition takes (503, or a key's code inside a DeleteObjects answer).
+SLOW_DOWN = "SlowDown"
 # The code of an entry left undeleted because the deadline stopped the loop (``out_of_time``), if S3 gave no code of
 # its own.
 OUT_OF_TIME_CODE = "ServiceUnavailable"
@@ -132,10 +135,14 @@ class S3ObjectStore:
     request that made it, and with ``missing_bucket_fails_keys`` a bucket gone meanwhile fails every key of the
     call with S3's ``NoSuchBucket`` instead, like any other refusal of the whole call."""
 
-    def __init__(self, bucket: BucketGateway, bucket_label: str, *, missing_bucket_fails_keys: bool = False) -> None:
+    def __init__(self, bucket: BucketGateway, bucket_label: str, *, missing_bucket_fails_keys: bool = False,
+                 rates: PrefixRates | None = None) -> None:
         self._bucket = bucket
         self._label = bucket_label
         self._missing_bucket_fails_keys = missing_bucket_fails_keys
+        # With ``rates``, each DeleteObjects call waits for its prefix's rate and a SlowDown (of the call, or of a
+        # key inside its answer) cuts that rate: a throttled prefix slows alone (storage.rate).
+        self._rates = rates
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         # Current objects only: on a versioned bucket a key whose latest version is a delete marker is already gone.
@@ -169,10 +176,15 @@ class S3ObjectStore:
         the current object for an id it does not know on a bucket that is not versioning-Enabled)."""
         if len(targets) > DELETE_OBJECTS_MAX_KEYS:
             raise ValueError(f"DeleteObjects takes at most {DELETE_OBJECTS_MAX_KEYS} keys, not {len(targets)}")
+        prefix = prefix_of(targets[0].key) if targets else ""
+        if self._rates is not None:
+            self._rates.acquire(prefix, len(targets))
         try:
             # S3 reports a key that did not exist as Deleted (deleting is idempotent); so does Eraser.
             answer = self._bucket.delete_objects([_object_entry(target) for target in targets])
         except S3Error as error:
+            if self._rates is not None and error.code == SLOW_DOWN:
+                self._rates.throttled(prefix)
             self._raise_if_bucket_missing(error)
             # The whole call failed with an error retrying does not change: every key of the batch carries it, so
             # the caller still learns what the earlier batches deleted.
@@ -193,6 +205,11 @@ class S3ObjectStore:
         for target in targets:
             if target not in outcome.deleted and target not in outcome.failed:
                 outcome.failed[target] = _failure(target, UNCONFIRMED, "S3 did not confirm the deletion of this key")
+        if self._rates is not None:
+            if any(failure.code == SLOW_DOWN for failure in outcome.failed.values()):
+                self._rates.throttled(prefix)
+            else:
+                self._rates.succeeded(prefix, len(targets))
         return outcome
 
     def delete_versions_singly(self, targets: Sequence[ObjectTarget]) -> AttemptOutcome[ObjectTarget]:

@@ -16,9 +16,9 @@ Items (``pk``/``sk``):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -28,6 +28,7 @@ from eraser import aws, events, receipts
 from eraser.clock import utc_now
 from eraser.config import settings
 from eraser.errors import TaskNotFound
+from eraser.storage import retries
 from eraser.storage.outcomes import Outcome
 from eraser.tasks.model import (
     ChunkMessage,
@@ -40,6 +41,7 @@ from eraser.tasks.model import (
     expiry_of,
 )
 
+Result = TypeVar("Result")
 ACTIVE = "active"
 ACTIVE_INDEX = "active-tasks"
 TASK_SK = "TASK"
@@ -135,6 +137,32 @@ def _cancellation_codes(error: ClientError) -> list[str]:
     return [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
 
 
+# DynamoDB refuses a write on an item that another transaction is writing (TransactionConflictException; a
+# transaction gets TransactionCanceledException with reason TransactionConflict). Both are 400s botocore does not
+# retry, and nothing was written: the task item takes one transaction per chunk and one cursor write per page, so
+# these are retried here rather than failing the step or the chunk until its message's visibility timeout ends.
+CONFLICT_ATTEMPTS = 5
+_CONFLICT_BASE_SECONDS = 0.02
+_CONFLICT_CAP_SECONDS = 1.0
+
+
+def _is_conflict(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    return code == "TransactionConflictException" or (
+        code == "TransactionCanceledException" and "TransactionConflict" in _cancellation_codes(error))
+
+
+def _retrying_conflicts(call: Callable[[], Result]) -> Result:
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            return call()
+        except ClientError as error:
+            if attempt + 1 == CONFLICT_ATTEMPTS or not _is_conflict(error):
+                raise
+            retries.wait(retries.full_jitter(attempt, _CONFLICT_BASE_SECONDS, _CONFLICT_CAP_SECONDS))
+    raise AssertionError("unreachable")
+
+
 class TaskRepository:
     def __init__(self, table_name: str | None = None) -> None:
         self._table = aws.table(table_name or settings().tasks_table)
@@ -215,7 +243,7 @@ class TaskRepository:
         if names:
             arguments["ExpressionAttributeNames"] = names
         try:
-            return from_item(self._table.update_item(**arguments)["Attributes"])
+            return from_item(_retrying_conflicts(lambda: self._table.update_item(**arguments))["Attributes"])
         except ClientError as error:
             if _is_condition_failure(error):
                 return None
@@ -326,7 +354,7 @@ class TaskRepository:
                             "failures": [_drop_none(failure.model_dump(mode="json")) for failure in failures]}
             items.append({"Put": {"TableName": self.table_name, "Item": _serialize(failure_item)}})
         try:
-            aws.dynamodb_client().transact_write_items(TransactItems=items)
+            _retrying_conflicts(lambda: aws.dynamodb_client().transact_write_items(TransactItems=items))
         except ClientError as error:
             if error.response["Error"]["Code"] == "TransactionCanceledException" \
                     and _cancellation_codes(error)[0] == "ConditionalCheckFailed":

@@ -34,10 +34,13 @@ from eraser.storage.deletion import (
 from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS
 from eraser.storage.outcomes import Outcome
 from eraser.storage.plan import DELETING_OUTCOMES, EntryPlanner, PlannedVersion, PlanTally
+from eraser.storage.rate import PrefixRates
 from eraser.tasks.engine import advance_if_pass_finished
 from eraser.tasks.model import ChunkEntry, ChunkMessage, SelectionMode, Task, TaskStatus
 from eraser.tasks.repository import TaskRepository
 
+# Each worker process paces its DeleteObjects calls per key prefix, and slows a prefix S3 throttles (storage.rate).
+DELETE_RATES = PrefixRates()
 # The longest pause between two attempts: a worker has minutes, not a request's seconds.
 BACKOFF_CAP_SECONDS = 20.0
 
@@ -134,7 +137,7 @@ def delete_entries(s3_bucket: str, owner: str, entries: list[ChunkEntry], *, cli
     # timeout is redelivered by SQS.
     retry = _retry(tuning)
     store = S3ObjectStore(gateway.open_bucket(s3_bucket, owner, call_retry=retry, client=client), s3_bucket,
-                          missing_bucket_fails_keys=True)
+                          missing_bucket_fails_keys=True, rates=DELETE_RATES)
     targets = list(dict.fromkeys(_target_of(entry) for entry in entries))
     deletion = delete_versions(store, targets, retry)
     _raise_if_still_throttled(deletion, targets, tuning.key_retry_attempts)

@@ -1,0 +1,3 @@
+from bench.scale.cli import main
+
+raise SystemExit(main())
