@@ -22,7 +22,7 @@ finish in time hands the keys left to a task (``hand_off``), and the answer repo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -52,10 +52,12 @@ from eraser.storage.browse import ListObjectsQuery as ListObjectsQuery  # the S3
 from eraser.storage.browse import ListVersionsQuery as ListVersionsQuery
 from eraser.storage.conditions import normalize_etag
 from eraser.storage.delete_objects import (
+    DeleteObjectsEntry,
     DeleteObjectsRequest,
     DeleteObjectsResult,
     EntryDeleted,
     EntryFailed,
+    JudgedEntries,
     deleted_entry,
     judge_entries,
 )
@@ -421,46 +423,61 @@ def _result(request: DeleteObjectRequest, response: Mapping[str, Any], *,
 
 
 # --- S3 DeleteObjects -----------------------------------------------------------------------------------------------
-@tracer.capture_method
-def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenancy: TenancyRepository | None = None,
-                   s3_client: Any | None = None, check_client: Any | None = None, deadline: Deadline | None = None,
-                   retry: RetryPolicy | None = None) -> DeleteObjectsResult:
-    """Delete the request's entries from a bucket of the caller's organization (``BucketNotFound`` otherwise, and
-    ``AccessDenied`` when ``x-amz-expected-bucket-owner`` is not its account), before anything is deleted."""
+def _delete_objects_target(principal: Principal, request: DeleteObjectsRequest, tenancy: TenancyRepository | None
+                           ) -> tuple[Bucket, list[DeleteObjectsEntry]]:
+    """The bucket of the caller's organization (``BucketNotFound`` otherwise, ``AccessDenied`` when
+    ``x-amz-expected-bucket-owner`` is not its account) and the distinct entries, before anything is deleted."""
     organization = principal.organization
     bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
     if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
         raise AccessDenied()
     # S3 answers each object once however often it is named.
-    unique = list({(entry.key, entry.version_id): entry for entry in request.entries}.values())
-    time_left = deadline or Deadline.unbounded()
-    judged = judge_entries(gateway.open_bucket(bucket.s3_bucket, organization.account_id, deadline=time_left,
-                                               client=check_client), request, unique)
-    store = S3ObjectStore(gateway.open_bucket(bucket.s3_bucket, organization.account_id, deadline=time_left,
-                                              client=s3_client), bucket.name)
-    outcome = delete_versions(store, judged.sendable, retry, time_left)
-    # Entries the invocation's time did not reach were not deleted (or not knowingly: an answer that never came).
-    last_code = outcome.out_of_time.last_code if outcome.out_of_time is not None else None
-    unreached_code = last_code or OUT_OF_TIME_CODE
-    unreached_message = "Eraser ran out of time before S3 confirmed deleting this object"
+    return bucket, list({(entry.key, entry.version_id): entry for entry in request.entries}.values())
+
+
+def _delete_result(request: DeleteObjectsRequest, unique: list[DeleteObjectsEntry], judged: JudgedEntries,
+                   answer_of: Callable[[DeleteObjectsEntry, ObjectTarget], EntryDeleted | EntryFailed]
+                   ) -> DeleteObjectsResult:
+    """One answer per distinct entry, in the request's order: the judged answer, else ``answer_of``'s."""
     result = DeleteObjectsResult(quiet=request.quiet)
     for entry in unique:
         target = ObjectTarget(entry.key, entry.version_id)
-        answer: EntryDeleted | EntryFailed
-        if target in judged.answered:
-            answer = judged.answered[target]
-        elif target in outcome.deleted:
-            answer = deleted_entry(target, outcome.details.get(target), target in judged.removes_marker)
-        elif target in outcome.failed:
-            failure = outcome.failed[target]
-            answer = EntryFailed(target.key, target.version_id, failure.code, failure.message, failure.outcome)
-        else:
-            answer = EntryFailed(target.key, target.version_id, unreached_code, unreached_message,
-                                 of_error(unreached_code))
+        answer = judged.answered.get(target) or answer_of(entry, target)
         if isinstance(answer, EntryDeleted):
             result.deleted.append(answer)
         else:
             result.errors.append(answer)
+    return result
+
+
+@tracer.capture_method
+def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenancy: TenancyRepository | None = None,
+                   s3_client: Any | None = None, check_client: Any | None = None, deadline: Deadline | None = None,
+                   retry: RetryPolicy | None = None) -> DeleteObjectsResult:
+    """Delete the request's entries from a bucket of the caller's organization, each judged before anything is
+    deleted."""
+    bucket, unique = _delete_objects_target(principal, request, tenancy)
+    owner = principal.organization.account_id
+    time_left = deadline or Deadline.unbounded()
+    judged = judge_entries(gateway.open_bucket(bucket.s3_bucket, owner, deadline=time_left, client=check_client),
+                           request, unique)
+    store = S3ObjectStore(gateway.open_bucket(bucket.s3_bucket, owner, deadline=time_left, client=s3_client),
+                          bucket.name)
+    outcome = delete_versions(store, judged.sendable, retry, time_left)
+    # Entries the invocation's time did not reach were not deleted (or not knowingly: an answer that never came).
+    last_code = outcome.out_of_time.last_code if outcome.out_of_time is not None else None
+    unreached_code = last_code or OUT_OF_TIME_CODE
+
+    def answer_of(entry: DeleteObjectsEntry, target: ObjectTarget) -> EntryDeleted | EntryFailed:
+        if target in outcome.deleted:
+            return deleted_entry(target, outcome.details.get(target), target in judged.removes_marker)
+        if target in outcome.failed:
+            failure = outcome.failed[target]
+            return EntryFailed(target.key, target.version_id, failure.code, failure.message, failure.outcome)
+        return EntryFailed(target.key, target.version_id, unreached_code,
+                           "Eraser ran out of time before S3 confirmed deleting this object", of_error(unreached_code))
+
+    result = _delete_result(request, unique, judged, answer_of)
     logger.info("DeleteObjects done", extra={"bucket_id": bucket.id, "entries": len(unique),
                                              "deleted": len(result.deleted), "failed": len(result.errors)})
     receipts.write_audit("delete_objects", principal.subject, bucket, [
@@ -470,47 +487,33 @@ def delete_objects(principal: Principal, request: DeleteObjectsRequest, *, tenan
     return result
 
 
-# --- S3's read-only routes -------------------------------------------------------------------------------------------
 @tracer.capture_method
 def preview_delete_objects(principal: Principal, request: DeleteObjectsRequest, *,
                            tenancy: TenancyRepository | None = None, check_client: Any | None = None,
                            deadline: Deadline | None = None) -> DeleteObjectsResult:
     """The ``DeleteResult`` ``delete_objects`` would answer now (``x-eraser-dry-run: true``): every entry judged as
     it would be, the ones it would send predicted (``storage.plan``), no DeleteObjects call."""
-    organization = principal.organization
-    bucket = (tenancy or TenancyRepository()).find_bucket(organization.id, request.bucket)
-    if request.expected_bucket_owner is not None and request.expected_bucket_owner != organization.account_id:
-        raise AccessDenied()
-    unique = list({(entry.key, entry.version_id): entry for entry in request.entries}.values())
-    s3 = gateway.open_bucket(bucket.s3_bucket, organization.account_id, deadline=deadline or Deadline.unbounded(),
-                             client=check_client)
+    bucket, unique = _delete_objects_target(principal, request, tenancy)
+    s3 = gateway.open_bucket(bucket.s3_bucket, principal.organization.account_id,
+                             deadline=deadline or Deadline.unbounded(), client=check_client)
     judged = judge_entries(s3, request, unique)
     planner = EntryPlanner(s3, bypass_governance=request.bypass_governance_retention)
-    result = DeleteObjectsResult(quiet=request.quiet)
-    for entry in unique:
-        target = ObjectTarget(entry.key, entry.version_id)
-        answer: EntryDeleted | EntryFailed
-        if target in judged.answered:
-            answer = judged.answered[target]
-        elif entry.version_id is not None:
+
+    def answer_of(entry: DeleteObjectsEntry, target: ObjectTarget) -> EntryDeleted | EntryFailed:
+        if entry.version_id is not None:
             # Judged: the key has this version and nothing protects it.
-            answer = deleted_entry(target, None, target in judged.removes_marker)
-        else:
-            try:
-                outcome = planner.predict(entry.key, None).outcome
-            except OutOfTime as error:
-                code = error.last_code or OUT_OF_TIME_CODE
-                answer = EntryFailed(entry.key, None, code, "Eraser ran out of time before S3 answered", of_error(code))
-            else:
-                answer = EntryDeleted(entry.key, None, delete_marker=outcome == Outcome.DELETE_MARKER_CREATED,
-                                      outcome=outcome)
-        if isinstance(answer, EntryDeleted):
-            result.deleted.append(answer)
-        else:
-            result.errors.append(answer)
-    return result
+            return deleted_entry(target, None, target in judged.removes_marker)
+        try:
+            outcome = planner.predict(entry.key, None).outcome
+        except OutOfTime as error:
+            code = error.last_code or OUT_OF_TIME_CODE
+            return EntryFailed(entry.key, None, code, "Eraser ran out of time before S3 answered", of_error(code))
+        return EntryDeleted(entry.key, None, delete_marker=outcome == Outcome.DELETE_MARKER_CREATED, outcome=outcome)
+
+    return _delete_result(request, unique, judged, answer_of)
 
 
+# --- S3's read-only routes -------------------------------------------------------------------------------------------
 def preview_bulk_delete(principal: Principal, bucket_identifier: str, request: BulkDeleteRequest, *,
                         tenancy: TenancyRepository | None = None, deadline: Deadline | None = None) -> DryRun:
     """What ``bulk_delete`` would do now (``dry_run=true``): the keys named and the current objects under the paths,
