@@ -63,6 +63,29 @@ def test_purge_wait_empties_the_bucket_keeps_it_and_task_show_reports_the_counts
     assert shown["task"]["counts"]["failed"] == 0
 
 
+def test_dry_run_then_purge_then_receipt_over_the_real_api(local_stack: LocalStack, tmp_path: Any) -> None:
+    api_key, s3_bucket = tenant(local_stack, "cli-e2e-receipt", "ledger")
+    for number in range(25):
+        local_stack.put(f"rows/{number:03d}.csv", b"a,b,c\n", s3_bucket)
+    credentials = {"ERASER_URL": local_stack.base_url, "ERASER_API_KEY": api_key}
+
+    code, preview, _ = eraser("purge", "ledger", "--dry-run", environment=credentials, secret=api_key)
+
+    assert code == 0, preview
+    assert preview["plan"]["outcomes"] == {"deleted": 25}
+    assert all_versions(local_stack, s3_bucket) == 25
+
+    code, purged, _ = eraser("purge", "ledger", "--yes", "--wait", environment=credentials, secret=api_key)
+    assert code == 0, purged
+    code, receipt, _ = eraser("task", "receipt", purged["task_id"], "--download", str(tmp_path),
+                              environment=credentials, secret=api_key)
+
+    assert code == 0, receipt
+    assert receipt["lines"] == 25 and receipt["counts"] == {"deleted": 25}
+    assert sum(1 for _ in tmp_path.iterdir()) == len(receipt["parts"]) >= 1
+    assert all_versions(local_stack, s3_bucket) == 0
+
+
 def test_a_wrong_key_is_exit_5_and_an_unknown_task_is_exit_1(local_stack: LocalStack) -> None:
     wrong = {"ERASER_URL": local_stack.base_url, "ERASER_API_KEY": "erk_not_a_key_of_anyone_0123456789"}
     code, document, _ = eraser("task", "show", "00000000-0000-0000-0000-000000000000", environment=wrong,
