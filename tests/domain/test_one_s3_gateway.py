@@ -17,9 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "eraser" / "eraser"
 # it writes and pre-signs in Eraser's own receipts bucket (the stage's, with its own client, aws.receipts_s3), never
 # in a tenant's, so the tenant gateway's rules (the owner named on every call, a tenant's deadline) do not apply.
 S3_CALLERS = {"storage/gateway.py", "aws.py", "admin.py", "storage/receipt_store.py"}
-# Their ClientError is DynamoDB's, SQS's or KMS's (events.py: its de-duplication record), never S3's.
+# Their ClientError is DynamoDB's, SQS's or KMS's (tasks/events.py: its de-duplication record), never S3's.
 NON_S3_CLIENT_ERRORS = {"auth.py", "ratelimit.py", "tenancy.py", "tasks/repository.py", "tasks/queues.py",
-                        "events.py"}
+                        "tasks/events.py"}
 S3_OPERATIONS = {xform_name(name) for name in botocore.session.get_session().get_service_model("s3").operation_names}
 
 

@@ -16,8 +16,8 @@ import boto3
 import requests
 
 from eraser import config
-from eraser.receipts import REMOVING_OUTCOMES, decode_lines, summary_key
 from eraser.tasks import TaskStatus, get_task
+from eraser.tasks.receipts import REMOVING_OUTCOMES, decode_lines, summary_key
 from eraser.tasks.repository import TaskRepository
 from tests.openapi_check import assert_matches_openapi
 from tests.support import AwsStack, Tenant, api_event, invoke, response_json
@@ -258,7 +258,7 @@ def test_receipt_of_another_organization_s_task_is_404_exactly_as_a_missing_one(
 
 
 def test_a_summary_the_task_s_end_could_not_write_is_written_by_the_route(stack, tenant, engine, monkeypatch):
-    import eraser.events as events
+    import eraser.tasks.events as events
 
     fill(tenant, 5)
     monkeypatch.setattr(events.receipts, "write_summary", _failing_write)

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
-from eraser import aws, config, events
+from eraser import aws, config
 from eraser.clock import utc_now
-from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, get_task
+from eraser.tasks import Selection, TaskKind, TaskStatus, create_task, events, get_task
 from eraser.trash import SCHEDULE_REQUESTER
 from tests.support import AwsStack, api_event, invoke, response_json
 from tests.tasks_harness import TaskHarness, engine_fixture, fill, purge  # noqa: F401

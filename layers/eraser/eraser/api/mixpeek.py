@@ -9,10 +9,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from eraser import errors, receipts
+from eraser import errors
 from eraser.api.http import json_response
 from eraser.operations.tasks import DryRun
 from eraser.storage.plan import Plan
+from eraser.tasks import receipts
 from eraser.tasks.model import KeyFailure, Task, TaskStatus, retry_after_seconds
 
 _ERRORS: list[tuple[type[Exception], int, str, str]] = [

@@ -29,7 +29,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
 
-from eraser import receipts
 from eraser.auth import Principal
 from eraser.config import settings
 from eraser.errors import (
@@ -85,7 +84,7 @@ from eraser.storage.outcomes import Outcome, of_error
 from eraser.storage.plan import EntryPlanner
 from eraser.storage.retries import RETRY_AFTER_SECONDS, OutOfTime
 from eraser.storage.retries import Deadline as Deadline  # handlers bound their work with it (Deadline.of)
-from eraser.tasks import Selection, Task, TaskKind, create_task
+from eraser.tasks import Selection, Task, TaskKind, create_task, receipts
 from eraser.tenancy import Bucket, Organization, TenancyRepository
 
 MAX_OBJECT_KEYS = 1000

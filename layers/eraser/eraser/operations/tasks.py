@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eraser import receipts
 from eraser.auth import Principal
 from eraser.config import settings
 from eraser.storage.plan import Plan, PlannedEntry, plan_of
 from eraser.storage.retries import Deadline
+from eraser.tasks import receipts
 from eraser.tasks.engine import cancel_task as cancel_in_engine
 from eraser.tasks.engine import create_task, draft_task, failures_of, find_task
 from eraser.tasks.model import KeyFailure, Selection, Task, TaskKind, TaskStatus

@@ -5,7 +5,9 @@ The API other features use (stable; see docs/tasks.md "Engine API for other feat
 
 Modules: ``model`` (what a task is), ``repository`` (its DynamoDB records), ``queues`` (its SQS messages),
 ``engine`` (lifecycle: create, end of pass, finalize, cancel, fail), ``lister`` (listing steps), ``worker``
-(DeleteObjects batches), ``supervision`` (watchdog, dead letters). What the task routes do (org checks, rate
+(DeleteObjects batches, or a dry run's predictions), ``preview`` (a dry run within a request), ``selection``
+(what a selection targets), ``receipts`` (the proof of what a task deleted), ``events`` (state changes on the event
+bus), ``supervision`` (watchdog, dead letters). What the task routes do (org checks, rate
 limits, idempotency) lives in ``eraser.operations``; this package imports none of ``auth``, ``ratelimit``, ``api``
 or ``operations``.
 """

@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from eraser import receipts
 from eraser.clock import new_id, utc_now
 from eraser.config import engine_settings
 from eraser.errors import BucketNotFound, Conflict, RequestTooLarge, TaskNotFound
 from eraser.observability import logger, metrics
 from eraser.storage import gateway
 from eraser.storage.gateway import BucketGateway, S3Error
+from eraser.tasks import receipts
 from eraser.tasks.model import (
     KeyFailure,
     ListingMessage,

@@ -9,7 +9,7 @@ Items (``pk``/``sk``):
 - ``TASK#<id>`` / ``CHUNK#<seq>``: one deleted batch, written once (``attribute_not_exists``) in the same
   transaction that adds its counts to the task: a redelivered batch fails the condition and is not counted twice.
   It keeps the batch's receipt part (``receipt_key``, ``receipt_sha256``, ``receipt_lines``, ``receipt_outcomes``).
-- ``TASK#<id>`` / ``EVENT#<state>``: the task's state change event was published (``eraser.events``).
+- ``TASK#<id>`` / ``EVENT#<state>``: the task's state change event was published (``tasks.events``).
 - ``TASK#<id>`` / ``FAIL#<seq>``: the per-key failures of one batch (at most the sample size each).
 - ``BUCKETLOCK#<bucket id>`` / ``LOCK``: the bucket's one running purge or delete.
 """
@@ -24,12 +24,13 @@ from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from eraser import aws, events, receipts
+from eraser import aws
 from eraser.clock import utc_now
 from eraser.config import settings
 from eraser.errors import TaskNotFound
 from eraser.storage import retries
 from eraser.storage.outcomes import Outcome
+from eraser.tasks import events, receipts
 from eraser.tasks.model import (
     ChunkMessage,
     Counts,

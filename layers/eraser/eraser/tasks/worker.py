@@ -18,7 +18,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from eraser import receipts
 from eraser.config import EngineSettings, engine_settings
 from eraser.errors import TaskNotFound
 from eraser.observability import logger, metrics
@@ -35,6 +34,7 @@ from eraser.storage.keys import DELETE_OBJECTS_MAX_KEYS
 from eraser.storage.outcomes import Outcome
 from eraser.storage.plan import DELETING_OUTCOMES, EntryPlanner, PlannedVersion, PlanTally
 from eraser.storage.rate import PrefixRates
+from eraser.tasks import receipts
 from eraser.tasks.engine import advance_if_pass_finished
 from eraser.tasks.model import ChunkEntry, ChunkMessage, SelectionMode, Task, TaskStatus
 from eraser.tasks.repository import TaskRepository

@@ -16,10 +16,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from eraser import aws, receipts
+from eraser import aws
 from eraser.clock import utc_now
 from eraser.config import settings
 from eraser.observability import logger, metrics
+from eraser.tasks import receipts
 from eraser.tasks.model import Task, TaskStatus
 
 SOURCE = "eraser"
