@@ -113,6 +113,7 @@ def request_for(route: Route, world: World) -> Request:
         "GET /v1/tasks/{task_id}": Request("GET", {"task_id": world.task_id}),
         "POST /v1/tasks/{task_id}/cancel": Request("POST", {"task_id": world.task_id}),
         "GET /tasks/{task_id}": Request("GET", {"task_id": world.task_id}),
+        "GET /v1/tasks/{task_id}/receipt": Request("GET", {"task_id": world.task_id}),
         "GET /v1/trash": Request("GET", {}, [("bucket", world.trash_bucket)]),
         "POST /v1/trash/restore": Request("POST", {}, [], json_headers,
                                           json_body({"bucket": world.trash_bucket, "keys": [TRASHED]})),
