@@ -380,3 +380,17 @@ def test_dry_run_false_is_the_real_request(stack, tenant, engine):
     TaskHarness(stack).drain()
     assert get_task(response_json(answer)["task"]["id"]).counts.deleted == 1
     assert tenant.keys() == []
+
+
+def test_a_dry_run_header_sent_twice_is_refused_and_deletes_nothing(tenant, s3_calls):
+    # "true" then "false": API Gateway's ``headers`` keeps the last, which would make the preview a deletion.
+    tenant.put("a.txt")
+    event = api_event("DELETE", "/s3/{bucket}/{key+}", {"bucket": "photos", "key": "a.txt"},
+                      headers={**tenant.headers, "x-eraser-dry-run": "false"})
+    event["multiValueHeaders"]["x-eraser-dry-run"] = ["true", "false"]
+
+    answer = invoke("delete_object", event)
+
+    assert answer["statusCode"] == 400 and b"<Code>InvalidArgument</Code>" in answer["body"].encode()
+    assert s3_calls.deleting == 0
+    assert tenant.keys() == ["a.txt"]

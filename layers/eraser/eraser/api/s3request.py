@@ -95,9 +95,12 @@ BUCKET_GET_OPERATIONS: dict[str, tuple[str, ...]] = {
                            "encoding-type"),
     GET_BUCKET_LOCATION: ("location",),
 }
+# Eraser's dry run on the S3 routes (S3's syntax has no place for one).
+DRY_RUN_HEADER = "x-eraser-dry-run"
 # The headers whose value decides what is deleted, or by whom: sent twice, they are ambiguous (API Gateway's
-# ``headers`` keeps only the last value).
+# ``headers`` keeps only the last value). Twice-sent dry-run headers ("true" then "false") would otherwise delete.
 DECISIVE_HEADERS = frozenset({
+    DRY_RUN_HEADER,
     "if-match", "x-amz-if-match-size", "x-amz-if-match-last-modified-time", "x-amz-expected-bucket-owner",
     "x-amz-mfa", "x-amz-request-payer", "x-amz-bypass-governance-retention",
     "x-api-key", "api-key", "authorization",
@@ -268,8 +271,6 @@ def encoding_type_of(query: Mapping[str, str]) -> str | None:
         raise InvalidArgument("Invalid Encoding Method specified in Request")
     return value
 
-
-DRY_RUN_HEADER = "x-eraser-dry-run"
 
 
 def dry_run_of_headers(headers: Mapping[str, str]) -> bool:
